@@ -1,0 +1,368 @@
+#pragma once
+// cpu<T>: the reference backend, on Eigen.
+//
+// Storage is a dense row-major (rows x cols) matrix. Sequence batches are
+// time-major: row t * B + b holds frame t of sequence b, so every frame-wise
+// layer is one GEMM over all T * B frames and each LSTM step reads one
+// contiguous B-row block.
+//
+// The op set below is the whole contract a backend implements (see
+// backend/concept.hpp); modules never touch storage directly. Ops that
+// "accumulate" add into their output; all others overwrite it. Large ops split
+// rows across OpenMP threads; results never depend on the thread count.
+#include <Eigen/Dense>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "../config.hpp"
+#include "../detail/parallel.hpp"
+#include "../prob/philox.hpp"
+
+namespace dsae {
+
+template <class T>
+struct cpu {
+  using scalar = T;
+  using tensor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ref = Eigen::Ref<tensor>;
+  using cref = const Eigen::Ref<const tensor>&;
+  using index_vector = std::vector<index_t>;
+  static constexpr const char* name = "cpu";
+
+  // ---- storage ------------------------------------------------------------
+  static shape2 shape(cref a) { return {a.rows(), a.cols()}; }
+  // Resizes without reallocating when the element count is unchanged.
+  static void resize(tensor& a, index_t rows, index_t cols) {
+    if (a.rows() != rows || a.cols() != cols) a.resize(rows, cols);
+  }
+  // A view of rows [r0, r0 + n): writes through it change `a`.
+  static ref rows(tensor& a, index_t r0, index_t n) { return a.middleRows(r0, n); }
+  static ref rows(ref a, index_t r0, index_t n) { return a.middleRows(r0, n); }
+  static Eigen::Ref<const tensor> crows(cref a, index_t r0, index_t n) {
+    return a.middleRows(r0, n);
+  }
+  static tensor from_host(const std::vector<T>& v, index_t rows, index_t cols) {
+    return Eigen::Map<const tensor>(v.data(), rows, cols);
+  }
+  static std::vector<T> to_host(cref a) {
+    std::vector<T> v(size_t(a.size()));
+    Eigen::Map<tensor>(v.data(), a.rows(), a.cols()) = a;
+    return v;
+  }
+  static index_vector indices(const std::vector<index_t>& v) { return v; }
+  // A (rows x cols) view of flat[0, offset .. offset + rows * cols).
+  static ref flat_view(tensor& flat, index_t offset, index_t rows, index_t cols) {
+    return Eigen::Map<tensor>(flat.data() + offset, rows, cols);
+  }
+
+  // ---- element-wise ---------------------------------------------------------
+  static void zero(ref a) { a.setZero(); }
+  static void fill(ref a, T v) { a.setConstant(v); }
+  static void copy(ref dst, cref src) { dst = src; }
+  static void axpy(ref y, T alpha, cref x) {  // y += alpha * x
+    each_rows(y.rows(), y.cols(), [&](index_t b, index_t n) {
+      y.middleRows(b, n) += alpha * x.middleRows(b, n);
+    });
+  }
+  static void scale(ref y, T alpha) { y *= alpha; }
+  static bool all_finite(cref a) { return a.allFinite(); }
+  static T sum(cref a) { return a.sum(); }
+
+  // ---- dense linear algebra -------------------------------------------------
+  // C = alpha * op(A) * op(B) + beta * C.
+  // Tall products (many frames) are split by rows of C across threads; the
+  // weight-gradient form A^T B with a long reduction is split along the
+  // reduction into a fixed number of chunks (not the thread count), so the sum
+  // is the same for any thread count.
+  static void gemm(ref C, cref A, bool ta, cref B, bool tb, T alpha, T beta) {
+    const index_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    if (ta && K >= 4096 && flops > 4e6) {
+      gemm_split_k(C, A, B, tb, alpha, beta);
+      return;
+    }
+    auto body = [&](index_t r0, index_t n) {
+      auto Cb = C.middleRows(r0, n);
+      if (beta == T(0)) Cb.setZero();
+      else if (beta != T(1)) Cb *= beta;
+      if (!ta && !tb) Cb.noalias() += alpha * A.middleRows(r0, n) * B;
+      else if (!ta && tb) Cb.noalias() += alpha * A.middleRows(r0, n) * B.transpose();
+      else if (ta && !tb) Cb.noalias() += alpha * A.middleCols(r0, n).transpose() * B;
+      else Cb.noalias() += alpha * A.middleCols(r0, n).transpose() * B.transpose();
+    };
+    if (M >= 256 && flops > 2e6) detail::parallel_rows(M, flops / double(M), body);
+    else body(0, M);
+  }
+
+  // Y[r, :] += b for every row (b is 1 x cols).
+  static void add_row(ref Y, cref b) {
+    each_rows(Y.rows(), Y.cols(), [&](index_t r0, index_t n) {
+      Y.middleRows(r0, n).rowwise() += b.row(0);
+    });
+  }
+  // b = beta * b + sum over rows of Y (b is 1 x cols).
+  static void sum_rows(ref b, cref Y, T beta) {
+    if (beta == T(0)) b.setZero();
+    else if (beta != T(1)) b *= beta;
+    b.row(0) += Y.colwise().sum();
+  }
+
+  // ---- activations ----------------------------------------------------------
+  static void tanh_inplace(ref y) {
+    each_rows(y.rows(), y.cols(), [&](index_t r0, index_t n) {
+      auto b = y.middleRows(r0, n);
+      b = b.array().tanh();
+    });
+  }
+  // dy *= 1 - y^2 (y is the tanh output).
+  static void tanh_backward(ref dy, cref y) {
+    each_rows(dy.rows(), dy.cols(), [&](index_t r0, index_t n) {
+      dy.middleRows(r0, n).array() *= T(1) - y.middleRows(r0, n).array().square();
+    });
+  }
+
+  // ---- LSTM cell (gate order i, f, g, o) -------------------------------------
+  // In: G (B x 4H) pre-activations, c_prev (B x H, or 0 rows for a zero state),
+  // m (B x 1 mask, or 0 rows for all-valid).
+  // Out: G activated in place; c = m * (f c_prev + i g); tc = tanh(f c_prev + i g);
+  // h = m * o * tc. A masked frame leaves a zero state behind.
+  static void lstm_forward_step(ref G, cref c_prev, cref m, ref c, ref tc, ref h) {
+    const index_t Bn = G.rows(), H = G.cols() / 4;
+    for (index_t r = 0; r < Bn; ++r) {
+      auto g = G.row(r).array();
+      g.segment(0, 2 * H) = T(1) / (T(1) + (-g.segment(0, 2 * H)).exp());
+      g.segment(2 * H, H) = g.segment(2 * H, H).tanh();
+      g.segment(3 * H, H) = T(1) / (T(1) + (-g.segment(3 * H, H)).exp());
+      auto ct = c.row(r).array();
+      if (c_prev.rows() > 0) ct = g.segment(H, H) * c_prev.row(r).array() + g.segment(0, H) * g.segment(2 * H, H);
+      else ct = g.segment(0, H) * g.segment(2 * H, H);
+      tc.row(r).array() = ct.tanh();
+      h.row(r).array() = g.segment(3 * H, H) * tc.row(r).array();
+      if (m.rows() > 0 && m(r, 0) == T(0)) {
+        c.row(r).setZero();
+        h.row(r).setZero();
+      }
+    }
+  }
+  // VJP of lstm_forward_step. In: dh (B x H) total gradient into h_t, dc (B x H)
+  // gradient into c_t from step t+1. Out: dG (B x 4H) pre-activation gradients,
+  // dc overwritten with the gradient into c_{t-1}.
+  static void lstm_backward_step(ref dG, cref G, cref c_prev, cref m, cref tc, cref dh, ref dc) {
+    const index_t Bn = G.rows(), H = G.cols() / 4;
+    for (index_t r = 0; r < Bn; ++r) {
+      const auto g = G.row(r).array();
+      auto d = dG.row(r).array();
+      auto dcr = dc.row(r).array();
+      const auto i = g.segment(0, H), f = g.segment(H, H), gg = g.segment(2 * H, H),
+                 o = g.segment(3 * H, H);
+      const auto t = tc.row(r).array();
+      if (m.rows() > 0 && m(r, 0) == T(0)) {
+        d.setZero();
+        dcr.setZero();
+        continue;
+      }
+      const auto dhr = dh.row(r).array();
+      // dc~ = dc + dh * o * (1 - tanh^2)
+      dcr += dhr * o * (T(1) - t.square());
+      d.segment(3 * H, H) = dhr * t * o * (T(1) - o);
+      d.segment(0, H) = dcr * gg * i * (T(1) - i);
+      d.segment(2 * H, H) = dcr * i * (T(1) - gg.square());
+      if (c_prev.rows() > 0) d.segment(H, H) = dcr * c_prev.row(r).array() * f * (T(1) - f);
+      else d.segment(H, H).setZero();
+      dcr *= f;
+    }
+  }
+
+  // ---- time structure (rows t * B + b) --------------------------------------
+  // out[b, :] = sum_t w[t*B + b] * X[t*B + b, :]   (B = out.rows())
+  static void time_weighted_sum(ref out, cref X, cref w) {
+    const index_t Bn = out.rows(), Tn = X.rows() / Bn;
+    out.setZero();
+    for (index_t t = 0; t < Tn; ++t)
+      out.array() += X.middleRows(t * Bn, Bn).array().colwise() * w.middleRows(t * Bn, Bn).col(0).array();
+  }
+  // dX[t*B + b, :] += w[t*B + b] * dout[b, :]
+  static void time_weighted_sum_backward(ref dX, cref dout, cref w) {
+    const index_t Bn = dout.rows(), Tn = dX.rows() / Bn;
+    for (index_t t = 0; t < Tn; ++t)
+      dX.middleRows(t * Bn, Bn).array() += dout.array().colwise() * w.middleRows(t * Bn, Bn).col(0).array();
+  }
+  // dst = [a, b] column-wise. b has a.rows() rows, or B rows broadcast over
+  // time (row t*B + i takes b's row i).
+  static void concat_cols(ref dst, cref a, cref b) {
+    const index_t R = a.rows(), Bn = b.rows(), ca = a.cols(), cb = b.cols();
+    each_rows(R, ca + cb, [&](index_t r0, index_t n) {
+      dst.middleRows(r0, n).leftCols(ca) = a.middleRows(r0, n);
+      for (index_t r = r0; r < r0 + n; ++r) dst.row(r).rightCols(cb) = b.row(r % Bn);
+    });
+  }
+  // a = src[:, :a.cols()], b = src[:, a.cols():] (same rows).
+  static void split_cols(ref a, ref b, cref src) {
+    const index_t ca = a.cols(), cb = b.cols();
+    each_rows(src.rows(), src.cols(), [&](index_t r0, index_t n) {
+      a.middleRows(r0, n) = src.middleRows(r0, n).leftCols(ca);
+      b.middleRows(r0, n) = src.middleRows(r0, n).rightCols(cb);
+    });
+  }
+  // VJP of concat_cols, accumulating: da += d[:, :ca]; db += d[:, ca:] (summed
+  // over time when b was broadcast). Either output may be null.
+  static void split_cols_backward(tensor* da, tensor* db, cref d) {
+    const index_t R = d.rows();
+    if (da) {
+      const index_t ca = da->cols();
+      each_rows(R, ca, [&](index_t r0, index_t n) {
+        da->middleRows(r0, n) += d.middleRows(r0, n).leftCols(ca);
+      });
+    }
+    if (db) {
+      const index_t Bn = db->rows(), cb = db->cols();
+      for (index_t r0 = 0; r0 < R; r0 += Bn) *db += d.middleRows(r0, Bn).rightCols(cb);
+    }
+  }
+  // dst[t*B + i] = src[t*B + perm[i]] for every t (B = perm.size()).
+  static void gather_batch(ref dst, cref src, const index_vector& perm) {
+    const index_t Bn = index_t(perm.size()), R = src.rows();
+    for (index_t r0 = 0; r0 < R; r0 += Bn)
+      for (index_t i = 0; i < Bn; ++i) dst.row(r0 + i) = src.row(r0 + perm[size_t(i)]);
+  }
+  // VJP of gather_batch, accumulating: dsrc[t*B + perm[i]] += ddst[t*B + i].
+  static void gather_batch_backward(ref dsrc, cref ddst, const index_vector& perm) {
+    const index_t Bn = index_t(perm.size()), R = ddst.rows();
+    for (index_t r0 = 0; r0 < R; r0 += Bn)
+      for (index_t i = 0; i < Bn; ++i) dsrc.row(r0 + perm[size_t(i)]) += ddst.row(r0 + i);
+  }
+
+  // ---- Gaussian -------------------------------------------------------------
+  // eps = standard-normal noise, a function of (key, element index) only.
+  static void normal(ref eps, prob::noise_key key) {
+    const index_t n = eps.size();
+    T* p = eps.data();
+    detail::parallel_rows(n, 40.0, [&](index_t b, index_t cnt) {
+      for (index_t i = b; i < b + cnt; ++i) p[i] = T(prob::philox_normal(key, std::uint64_t(i)));
+    });
+  }
+  // s = mu + eps * exp(0.5 * logvar)
+  static void reparam(ref s, cref mu, cref lv, cref eps) {
+    s.array() = mu.array() + eps.array() * (T(0.5) * lv.array()).exp();
+  }
+  // Accumulating VJP: dmu += ds; dlv += ds * eps * 0.5 * exp(0.5 * logvar).
+  static void reparam_backward(tensor* dmu, tensor* dlv, cref ds, cref lv, cref eps) {
+    if (dmu) *dmu += ds;
+    if (dlv) dlv->array() += ds.array() * eps.array() * T(0.5) * (T(0.5) * lv.array()).exp();
+  }
+  // sum_r w[r] * sum_j KL(N(mu1, e^lv1) || N(mu2, e^lv2)) [r, j]; an empty
+  // (0-row) mu2/lv2 means the standard normal.
+  static T kl(cref mu1, cref lv1, cref mu2, cref lv2, cref w) {
+    const bool std_prior = mu2.rows() == 0;
+    T total = 0;
+    for (index_t r = 0; r < mu1.rows(); ++r) {
+      const T wr = w(r, 0);
+      if (wr == T(0)) continue;
+      const auto m1 = mu1.row(r).array(), l1 = lv1.row(r).array();
+      T s;
+      if (std_prior) s = T(0.5) * (-l1 + l1.exp() + m1.square() - T(1)).sum();
+      else {
+        const auto m2 = mu2.row(r).array(), l2 = lv2.row(r).array();
+        s = T(0.5) * (l2 - l1 + (l1.exp() + (m1 - m2).square()) * (-l2).exp() - T(1)).sum();
+      }
+      total += wr * s;
+    }
+    return total;
+  }
+  // Accumulating VJP of scale * kl(...). Null outputs are skipped.
+  static void kl_backward(T scale, cref mu1, cref lv1, cref mu2, cref lv2, cref w, tensor* dmu1,
+                          tensor* dlv1, tensor* dmu2, tensor* dlv2) {
+    const bool std_prior = mu2.rows() == 0;
+    for (index_t r = 0; r < mu1.rows(); ++r) {
+      const T wr = scale * w(r, 0);
+      if (wr == T(0)) continue;
+      const auto m1 = mu1.row(r).array(), l1 = lv1.row(r).array();
+      if (std_prior) {
+        if (dmu1) dmu1->row(r).array() += wr * m1;
+        if (dlv1) dlv1->row(r).array() += wr * T(0.5) * (l1.exp() - T(1));
+        continue;
+      }
+      const auto m2 = mu2.row(r).array(), l2 = lv2.row(r).array();
+      const auto inv2 = (-l2).exp();
+      if (dmu1) dmu1->row(r).array() += wr * (m1 - m2) * inv2;
+      if (dmu2) dmu2->row(r).array() -= wr * (m1 - m2) * inv2;
+      if (dlv1) dlv1->row(r).array() += wr * T(0.5) * (l1.exp() * inv2 - T(1));
+      if (dlv2) dlv2->row(r).array() += wr * T(0.5) * (T(1) - (l1.exp() + (m1 - m2).square()) * inv2);
+    }
+  }
+  // sum_r w[r] * sum_j (a - b)^2 [r, j]
+  static T sq_error(cref a, cref b, cref w) {
+    T total = 0;
+    for (index_t r = 0; r < a.rows(); ++r)
+      if (w(r, 0) != T(0)) total += w(r, 0) * (a.row(r) - b.row(r)).squaredNorm();
+    return total;
+  }
+  // Accumulating VJP of scale * sq_error with respect to a: da += 2 scale w (a - b).
+  static void sq_error_backward(ref da, T scale, cref a, cref b, cref w) {
+    each_rows(a.rows(), a.cols(), [&](index_t r0, index_t n) {
+      const T k = T(2) * scale;
+      da.middleRows(r0, n).array() +=
+          ((a.middleRows(r0, n) - b.middleRows(r0, n)).array().colwise() * w.middleRows(r0, n).col(0).array()) * k;
+    });
+  }
+
+  // ---- optimiser ------------------------------------------------------------
+  // One Adam update of n contiguous parameters (PyTorch's formulation). `step`
+  // is this parameter's own update count, starting at 1.
+  static void adam_update(ref p, cref g, ref m, ref v, ref vmax, index_t offset, index_t n, T lr, T b1,
+                          T b2, T eps, std::int64_t step, bool amsgrad) {
+    T* pp = p.data() + offset;
+    const T* gp = g.data() + offset;
+    T* mp = m.data() + offset;
+    T* vp = v.data() + offset;
+    T* vm = vmax.data() + offset;
+    const T bc1 = T(1) - std::pow(b1, T(step)), bc2 = T(1) - std::pow(b2, T(step));
+    const T step_size = lr / bc1, sqrt_bc2 = std::sqrt(bc2);
+    for (index_t i = 0; i < n; ++i) {
+      mp[i] = b1 * mp[i] + (T(1) - b1) * gp[i];
+      vp[i] = b2 * vp[i] + (T(1) - b2) * gp[i] * gp[i];
+      T vv = vp[i];
+      if (amsgrad) {
+        vm[i] = std::max(vm[i], vp[i]);
+        vv = vm[i];
+      }
+      pp[i] -= step_size * mp[i] / (std::sqrt(vv) / sqrt_bc2 + eps);
+    }
+  }
+
+ private:
+  template <class F>
+  static void each_rows(index_t rows, index_t cols, F&& f) {
+    detail::parallel_rows(rows, double(cols), f);
+  }
+
+  static void gemm_split_k(ref C, cref A, cref B, bool tb, T alpha, T beta) {
+    const index_t K = A.rows();
+    constexpr index_t chunks = 4;  // fixed: the sum order is thread-count independent
+    auto body = [&](index_t c0, index_t cn) {
+      for (index_t c = c0; c < c0 + cn; ++c) {
+        const index_t k0 = K * c / chunks, kn = K * (c + 1) / chunks - k0;
+        tensor& P = part_of(c);
+        if (!tb) P.noalias() = A.middleRows(k0, kn).transpose() * B.middleRows(k0, kn);
+        else P.noalias() = A.middleRows(k0, kn).transpose() * B.middleCols(k0, kn).transpose();
+      }
+    };
+    // Partials live in one array sized once per shape (ops are issued from one
+    // host thread; the OpenMP team only fills the partials).
+    shared_parts().resize(chunks);
+    for (auto& p : shared_parts()) resize(p, C.rows(), C.cols());
+    detail::parallel_rows(chunks, 1e9, body);
+    if (beta == T(0)) C.setZero();
+    else if (beta != T(1)) C *= beta;
+    for (index_t c = 0; c < chunks; ++c) C += alpha * part_of(c);
+  }
+  static std::vector<tensor>& shared_parts() {
+    static std::vector<tensor> p;
+    return p;
+  }
+  static tensor& part_of(index_t c) { return shared_parts()[size_t(c)]; }
+};
+
+}  // namespace dsae

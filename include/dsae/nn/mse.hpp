@@ -1,0 +1,31 @@
+#pragma once
+// mse<B>: value = scale * sum_r w[r] sum_j (a - b)^2 [r, j]. With w = mask and
+// scale = 1 / (valid frames * F) this is the paper's reconstruction term: a
+// plain mean over valid frames and bins (no 0.5, no sum over bins).
+#include "parameters.hpp"
+
+namespace dsae::nn {
+
+template <class B>
+class mse {
+ public:
+  using T = typename B::scalar;
+  using tensor = typename B::tensor;
+  struct state {
+    const tensor *a = nullptr, *b = nullptr, *w = nullptr;
+    T scale = 1;
+  };
+  T forward(state& st, const tensor& a, const tensor& b, const tensor& w, T scale) const {
+    if (a.rows() == 0) detail::fail("mse: empty batch");
+    check_shape("mse", "target", B::shape(b), B::shape(a));
+    check_shape("mse", "row weights", B::shape(w), {a.rows(), 1});
+    st = {&a, &b, &w, scale};
+    return scale * B::sq_error(a, b, w);
+  }
+  // Accumulates the gradient w.r.t. `a` (the prediction) into da.
+  void backward(const state& st, T dvalue, tensor& da) const {
+    B::sq_error_backward(da, st.scale * dvalue, *st.a, *st.b, *st.w);
+  }
+};
+
+}  // namespace dsae::nn
