@@ -255,6 +255,9 @@ class DSAE(nn.Module):
         super().__init__()
         self.cfg = cfg.validate()
         self.fast_lstm = True      # nn.LSTM when all lengths are equal
+        # Stage 1 reports KL_z without training it; benchmarks may skip it (kl_z = nan then,
+        # and the loss excludes it, which leaves the gradient unchanged).
+        self.report_frozen_kl_z = True
         self.global_encoder = GlobalEncoder(cfg)
         self.local_encoder = LocalEncoderFull(cfg) if cfg.q == "full" else LocalEncoderFactorised(cfg)
         self.transition = Transition(cfg)
@@ -309,9 +312,13 @@ class DSAE(nn.Module):
         recon = (((xhat - x) ** 2) * mask.unsqueeze(2)).sum() / (mask.sum() * x.shape[2])
 
         ctx = torch.no_grad() if cfg.local_frozen else contextlib.nullcontext()
+        skip_kl_z = cfg.local_frozen and not self.report_frozen_kl_z
         with ctx:
-            pmu, plv = self.transition(z, mask, fast)
-            kl_z = frame_kl_mean(kl_gauss(mu_z, lv_z, pmu, plv), mask)
+            if skip_kl_z:
+                kl_z = x.new_full((), float("nan"))
+            else:
+                pmu, plv = self.transition(z, mask, fast)
+                kl_z = frame_kl_mean(kl_gauss(mu_z, lv_z, pmu, plv), mask)
 
         if cfg.snapshot_prior:
             cmu, clv = self.snapshot(x, mask)
@@ -335,7 +342,7 @@ class DSAE(nn.Module):
             swap[2] = kl_gauss(mu_vl, lv_vl, mu_v, lv_v).mean()
             swap[3] = frame_kl_mean(kl_gauss(mu_zl, lv_zl, mu_z[:, rho], lv_z[:, rho]), mask_l)
 
-        loss = recon + kl_z + kl_v + swap[0] + swap[1] + swap[2] + swap[3]
+        loss = recon + (0 if skip_kl_z else kl_z) + kl_v + swap[0] + swap[1] + swap[2] + swap[3]
         return dict(loss=loss, recon=recon, kl_z=kl_z, kl_v=kl_v,
                     swap_1=swap[0], swap_2=swap[1], swap_3=swap[2], swap_4=swap[3])
 

@@ -279,6 +279,18 @@ def test_stage1_kl_z_has_no_gradient():
         assert all(n.split(".")[0] in ("global_encoder", "decoder") for n in grads)
 
 
+def test_skipping_frozen_kl_z_keeps_the_gradient():
+    model = tiny("dsae-f", 1, "full", "richer", seed=4)
+    inp = inputs(model)
+    t1, g1 = R.loss_and_grads(model, inp)
+    model.report_frozen_kl_z = False
+    t2, g2 = R.loss_and_grads(model, inp)
+    assert bool(torch.isnan(t2["kl_z"]))
+    close(t2["loss"], t1["loss"] - t1["kl_z"], 1e-14)
+    for n in g1:
+        close(g2[n], g1[n], 1e-14)
+
+
 def test_gradcheck_tiny():
     """Autograd against central differences, double precision, masked batch."""
     cases = [("dsae", 1, "factorised", "factorised"), ("dsae", 1, "full", "richer"),
