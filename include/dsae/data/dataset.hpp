@@ -1,0 +1,274 @@
+#pragma once
+// The on-disk dataset format shared by dMelodies and URMP, its writer and its loader.
+//
+//   DIR/manifest.json            header (dataset, feature config, generator settings),
+//                                "instruments", "splits" {name: {count, features, shape}},
+//                                "items": one object per item, in split order
+//   DIR/<split>/features.npy     N x T x F float32 log-mel (T = 251, F = 80)
+//   DIR/<split>/wav/*.wav        optional listening copies (item field "wav")
+//
+// Every item has "split", "index" (row in its split's features.npy) and "instrument";
+// dMelodies items add "row" (dataset row index), "factors" {tonic, octave, ...} and
+// "pitches" (MIDI pitch per slot, -1 = rest); URMP items add the source file and segment.
+//
+// Public API (namespace dsae::data; needs nlohmann_json):
+//   item_label, split_data, dataset      loaded arrays + labels (xtensor)
+//   load_dataset(dir)                    validated load; errors name the file
+//   holds_dataset(dir)                   a manifest or any <split>/features.npy exists
+//   prepare_output_dir(dir, overwrite)   refuses to overwrite unless asked, then clears
+//   write_dataset(dir, header, features, items)   features before manifest, atomic renames
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "npy.hpp"
+
+namespace dsae::data {
+
+inline constexpr const char* dataset_format = "dsae-dataset-v1";
+inline constexpr std::array<const char*, 3> known_splits{"train", "val", "test"};
+
+// Labels of one item. Fields a dataset does not have stay at their defaults (-1 / empty).
+struct item_label {
+  std::string split;
+  std::size_t index = 0;            // row in the split's feature array
+  std::string instrument;           // "violin", "trumpet"
+  int instrument_id = -1;           // index into dataset::instruments
+  std::int64_t row = -1;            // dMelodies row index
+  std::array<int, 9> factors{-1, -1, -1, -1, -1, -1, -1, -1, -1};  // dMelodies factor indices
+  std::vector<int> pitches;         // dMelodies: MIDI pitch per slot, -1 = rest
+  nlohmann::json raw;               // the full manifest entry
+};
+
+struct split_data {
+  xt::xtensor<float, 3> features;   // N x T x F
+  std::vector<item_label> labels;   // N
+
+  std::size_t size() const { return labels.size(); }
+  // N instrument ids.
+  xt::xtensor<int, 1> instrument_ids() const {
+    xt::xtensor<int, 1> out = xt::zeros<int>({labels.size()});
+    for (std::size_t i = 0; i < labels.size(); ++i) out(i) = labels[i].instrument_id;
+    return out;
+  }
+  // N x 9 dMelodies factor indices (-1 where absent).
+  xt::xtensor<int, 2> factor_matrix() const {
+    xt::xtensor<int, 2> out = xt::zeros<int>({labels.size(), std::size_t(9)});
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      for (std::size_t k = 0; k < 9; ++k) out(i, k) = labels[i].factors[k];
+    return out;
+  }
+};
+
+struct dataset {
+  std::filesystem::path dir;
+  nlohmann::json manifest;
+  std::vector<std::string> instruments;
+  std::map<std::string, split_data> splits;
+
+  bool has(const std::string& split) const { return splits.count(split) != 0; }
+  // requires: has(name). Throws std::out_of_range naming the split otherwise.
+  const split_data& split(const std::string& name) const {
+    auto it = splits.find(name);
+    if (it == splits.end())
+      throw std::out_of_range("dataset '" + dir.string() + "' has no split '" + name + "'");
+    return it->second;
+  }
+  const split_data& train() const { return split("train"); }
+  const split_data& val() const { return split("val"); }
+};
+
+inline constexpr std::array<const char*, 9> dmelodies_factor_names{
+    "tonic", "octave", "scale", "rhythm_bar1", "rhythm_bar2",
+    "arp_chord1", "arp_chord2", "arp_chord3", "arp_chord4"};
+
+// True when dir holds a manifest or any known split's features.npy.
+inline bool holds_dataset(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "manifest.json", ec)) return true;
+  for (const char* s : known_splits)
+    if (std::filesystem::exists(dir / s / "features.npy", ec)) return true;
+  return false;
+}
+
+// Creates dir; when it already holds a dataset, throws std::runtime_error unless
+// overwrite, in which case the old manifest, features and wav folders are removed.
+inline void prepare_output_dir(const std::filesystem::path& dir, bool overwrite) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw std::runtime_error("output '" + dir.string() + "' exists and is not a folder");
+  if (holds_dataset(dir)) {
+    if (!overwrite)
+      throw std::runtime_error("output folder '" + dir.string() +
+                               "' already holds a dataset (manifest.json or "
+                               "<split>/features.npy); pass --overwrite to replace it");
+    fs::remove(dir / "manifest.json", ec);
+    for (const char* s : known_splits) {
+      fs::remove(dir / s / "features.npy", ec);
+      fs::remove_all(dir / s / "wav", ec);
+    }
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create output folder '" + dir.string() + "': " + ec.message());
+}
+
+// Writes DIR/<split>/features.npy for every entry of features, then DIR/manifest.json =
+// header + "format" + "splits" + "items". requires: every item has a "split" naming a key
+// of features, and each split has exactly features[split].shape(0) items, in row order.
+// The writer sets each item's "index". Output bytes depend only on the inputs.
+inline void write_dataset(const std::filesystem::path& dir, nlohmann::json header,
+                          const std::map<std::string, xt::xtensor<float, 3>>& features,
+                          nlohmann::json items) {
+  namespace fs = std::filesystem;
+  if (!items.is_array()) throw std::invalid_argument("write_dataset: items must be a JSON array");
+  std::map<std::string, std::size_t> seen;
+  for (auto& it : items) {
+    if (!it.contains("split") || !it["split"].is_string())
+      throw std::invalid_argument("write_dataset: an item has no \"split\" field");
+    const std::string s = it["split"];
+    if (!features.count(s))
+      throw std::invalid_argument("write_dataset: item split '" + s + "' has no feature array");
+    it["index"] = seen[s]++;
+  }
+  nlohmann::json splits = nlohmann::json::object();
+  for (const auto& [name, f] : features) {
+    if (seen[name] != f.shape(0))
+      throw std::invalid_argument("write_dataset: split '" + name + "' has " +
+                                  std::to_string(f.shape(0)) + " feature rows but " +
+                                  std::to_string(seen[name]) + " items");
+    std::error_code ec;
+    fs::create_directories(dir / name, ec);
+    if (ec) throw std::runtime_error("cannot create '" + (dir / name).string() + "': " + ec.message());
+    save_npy<3>((dir / name / "features.npy").string(), f);
+    splits[name] = {{"count", f.shape(0)},
+                    {"features", name + "/features.npy"},
+                    {"shape", {f.shape(0), f.shape(1), f.shape(2)}},
+                    {"dtype", "float32"}};
+  }
+  header["format"] = dataset_format;
+  header["splits"] = splits;
+  // Header keys one per line, items one per line: diff-able and quick to parse.
+  std::ostringstream os;
+  os << "{\n";
+  for (auto it = header.begin(); it != header.end(); ++it)
+    os << "  " << nlohmann::json(it.key()).dump() << ": " << it.value().dump() << ",\n";
+  os << "  \"items\": [";
+  for (std::size_t i = 0; i < items.size(); ++i)
+    os << (i ? ",\n    " : "\n    ") << items[i].dump();
+  os << "\n  ]\n}\n";
+  const fs::path tmp = dir / "manifest.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << os.str();
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write '" + tmp.string() + "'");
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir / "manifest.json", ec);
+  if (ec) throw std::runtime_error("cannot rename '" + tmp.string() + "': " + ec.message());
+}
+
+namespace detail {
+inline item_label parse_item(const nlohmann::json& it, const std::vector<std::string>& instruments,
+                             const std::string& where) {
+  item_label l;
+  l.raw = it;
+  l.split = it.at("split").get<std::string>();
+  l.index = it.at("index").get<std::size_t>();
+  if (it.contains("instrument")) {
+    l.instrument = it["instrument"].get<std::string>();
+    for (std::size_t k = 0; k < instruments.size(); ++k)
+      if (instruments[k] == l.instrument) l.instrument_id = static_cast<int>(k);
+    if (l.instrument_id < 0)
+      throw std::runtime_error(where + ": item instrument '" + l.instrument +
+                               "' is not in the manifest's \"instruments\"");
+  }
+  if (it.contains("row")) l.row = it["row"].get<std::int64_t>();
+  if (it.contains("factors"))
+    for (std::size_t k = 0; k < 9; ++k)
+      l.factors[k] = it["factors"].at(dmelodies_factor_names[k]).get<int>();
+  if (it.contains("pitches")) l.pitches = it["pitches"].get<std::vector<int>>();
+  return l;
+}
+}  // namespace detail
+
+// Loads and validates DIR (manifest + every split it lists). Throws std::runtime_error
+// naming the file for: missing/corrupt manifest, missing or invalid features.npy
+// (see load_features), item counts or shapes that disagree with the manifest.
+inline dataset load_dataset(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  dataset ds;
+  ds.dir = dir;
+  const fs::path mpath = dir / "manifest.json";
+  const std::string where = mpath.string();
+  std::ifstream in(mpath);
+  if (!in) throw std::runtime_error(where + ": file not found (is '" + dir.string() + "' a dsae dataset folder?)");
+  try {
+    ds.manifest = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(where + ": not valid JSON: " + e.what());
+  }
+  try {
+    if (ds.manifest.value("format", std::string()) != dataset_format)
+      throw std::runtime_error(where + ": \"format\" is not '" + dataset_format + "'");
+    ds.instruments = ds.manifest.value("instruments", std::vector<std::string>{});
+    const auto& splits = ds.manifest.at("splits");
+    const auto& items = ds.manifest.at("items");
+    std::size_t T = 0, F = 0;
+    bool first = true;
+    for (auto it = splits.begin(); it != splits.end(); ++it) {
+      const std::string name = it.key();
+      const std::string rel = it.value().at("features").get<std::string>();
+      split_data sd;
+      sd.features = load_features((dir / rel).string());
+      const std::size_t count = it.value().at("count").get<std::size_t>();
+      if (sd.features.shape(0) != count)
+        throw std::runtime_error((dir / rel).string() + ": has " +
+                                 std::to_string(sd.features.shape(0)) + " rows, manifest says " +
+                                 std::to_string(count));
+      if (!first && (sd.features.shape(1) != T || sd.features.shape(2) != F))
+        throw std::runtime_error((dir / rel).string() + ": frames x bins " +
+                                 std::to_string(sd.features.shape(1)) + " x " +
+                                 std::to_string(sd.features.shape(2)) +
+                                 " differ from the other splits' " + std::to_string(T) + " x " +
+                                 std::to_string(F));
+      T = sd.features.shape(1);
+      F = sd.features.shape(2);
+      first = false;
+      sd.labels.resize(count);
+      ds.splits.emplace(name, std::move(sd));
+    }
+    std::map<std::string, std::size_t> filled;
+    for (const auto& it : items) {
+      item_label l = detail::parse_item(it, ds.instruments, where);
+      auto sit = ds.splits.find(l.split);
+      if (sit == ds.splits.end())
+        throw std::runtime_error(where + ": item of unknown split '" + l.split + "'");
+      if (l.index >= sit->second.labels.size())
+        throw std::runtime_error(where + ": item index " + std::to_string(l.index) +
+                                 " out of range for split '" + l.split + "'");
+      sit->second.labels[l.index] = std::move(l);
+      ++filled[sit->first];
+    }
+    for (const auto& [name, sd] : ds.splits)
+      if (filled[name] != sd.labels.size())
+        throw std::runtime_error(where + ": split '" + name + "' has " +
+                                 std::to_string(sd.labels.size()) + " feature rows but " +
+                                 std::to_string(filled[name]) + " items");
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(where + ": malformed manifest: " + e.what());
+  }
+  return ds;
+}
+
+}  // namespace dsae::data

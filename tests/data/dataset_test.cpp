@@ -1,0 +1,127 @@
+// The dataset format: writer, loader, validation, overwrite protection.
+#include <boost/test/unit_test.hpp>
+
+#include <dsae/data/dataset.hpp>
+
+#include "common.hpp"
+
+namespace dd = dsae::data;
+namespace fs = std::filesystem;
+
+namespace {
+std::map<std::string, xt::xtensor<float, 3>> small_features() {
+  std::map<std::string, xt::xtensor<float, 3>> f;
+  f["train"] = xt::zeros<float>({std::size_t(3), std::size_t(4), std::size_t(2)});
+  f["val"] = xt::zeros<float>({std::size_t(1), std::size_t(4), std::size_t(2)});
+  for (std::size_t i = 0; i < f["train"].size(); ++i) f["train"].data()[i] = float(i);
+  f["val"].fill(-7.f);
+  return f;
+}
+nlohmann::json small_items() {
+  auto item = [](const char* split, const char* ins, int row) {
+    nlohmann::json fac = nlohmann::json::object();
+    for (std::size_t k = 0; k < 9; ++k) fac[dd::dmelodies_factor_names[k]] = int(k) % 2;
+    return nlohmann::json{{"split", split}, {"instrument", ins}, {"row", row}, {"factors", fac},
+                          {"pitches", {60, -1, 64}}};
+  };
+  return nlohmann::json::array({item("train", "violin", 10), item("val", "trumpet", 11),
+                                item("train", "trumpet", 12), item("train", "violin", 13)});
+}
+std::string error_of(const fs::path& dir) {
+  try {
+    dd::load_dataset(dir);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(dataset_format)
+
+BOOST_AUTO_TEST_CASE(write_then_load) {
+  dsae_test::temp_dir tmp("ds_rt");
+  dd::prepare_output_dir(tmp.path / "d", false);
+  dd::write_dataset(tmp.path / "d", {{"dataset", "toy"}, {"instruments", {"violin", "trumpet"}}},
+                    small_features(), small_items());
+  BOOST_TEST(dd::holds_dataset(tmp.path / "d"));
+  const auto ds = dd::load_dataset(tmp.path / "d");
+  BOOST_TEST(ds.manifest["dataset"] == "toy");
+  BOOST_TEST(ds.train().features.shape(0) == 3u);
+  BOOST_TEST(ds.val().features(0, 3, 1) == -7.f);
+  BOOST_TEST(ds.train().features(2, 3, 1) == 23.f);
+  // Items keep their order within a split; index is the row in features.npy.
+  BOOST_TEST(ds.train().labels[0].row == 10);
+  BOOST_TEST(ds.train().labels[1].row == 12);
+  BOOST_TEST(ds.train().labels[2].row == 13);
+  BOOST_TEST(ds.val().labels[0].row == 11);
+  const auto ids = ds.train().instrument_ids();
+  BOOST_TEST(ids(0) == 0);
+  BOOST_TEST(ids(1) == 1);
+  BOOST_TEST(ds.train().factor_matrix()(0, 3) == 1);
+  BOOST_TEST(ds.train().labels[0].pitches == std::vector<int>({60, -1, 64}));
+  BOOST_TEST(!ds.has("test"));
+  BOOST_CHECK_THROW(ds.split("test"), std::out_of_range);
+  // The manifest is plain JSON readable without the library.
+  const auto j = nlohmann::json::parse(dsae_test::slurp(tmp.path / "d" / "manifest.json"));
+  BOOST_TEST(j["splits"]["train"]["shape"] == nlohmann::json({3, 4, 2}));
+  BOOST_TEST(j["items"].size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(refuses_to_overwrite_without_flag) {
+  dsae_test::temp_dir tmp("ds_ow");
+  dd::write_dataset(tmp.path, {{"instruments", {"violin", "trumpet"}}}, small_features(), small_items());
+  try {
+    dd::prepare_output_dir(tmp.path, false);
+    BOOST_FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("--overwrite") != std::string::npos);
+    BOOST_TEST(std::string(e.what()).find(tmp.path.string()) != std::string::npos);
+  }
+  BOOST_TEST(fs::exists(tmp.path / "manifest.json"));
+  dd::prepare_output_dir(tmp.path, true);
+  BOOST_TEST(!dd::holds_dataset(tmp.path));
+}
+
+BOOST_AUTO_TEST_CASE(validation_errors_name_the_file) {
+  dsae_test::temp_dir tmp("ds_bad");
+  const fs::path d = tmp.path;
+  // Missing manifest.
+  auto e = error_of(d);
+  BOOST_TEST(e.find((d / "manifest.json").string()) != std::string::npos);
+  dd::write_dataset(d, {{"instruments", {"violin", "trumpet"}}}, small_features(), small_items());
+  BOOST_TEST(error_of(d).empty());
+  // Missing features file.
+  fs::rename(d / "val" / "features.npy", d / "val" / "moved.npy");
+  e = error_of(d);
+  BOOST_TEST(e.find((d / "val" / "features.npy").string()) != std::string::npos);
+  // Features with a row count that disagrees with the manifest.
+  auto f = small_features();
+  f["val"] = xt::zeros<float>({std::size_t(2), std::size_t(4), std::size_t(2)});
+  dd::save_npy<3>((d / "val" / "features.npy").string(), f["val"]);
+  e = error_of(d);
+  BOOST_TEST(e.find("val/features.npy") != std::string::npos);
+  BOOST_TEST(e.find("manifest says 1") != std::string::npos);
+  // Frames x bins differing between splits.
+  f["val"] = xt::zeros<float>({std::size_t(1), std::size_t(5), std::size_t(2)});
+  dd::save_npy<3>((d / "val" / "features.npy").string(), f["val"]);
+  e = error_of(d);
+  BOOST_TEST(e.find("differ from the other splits") != std::string::npos);
+  // Corrupt manifest.
+  dsae_test::spit(d / "manifest.json", "{ not json");
+  e = error_of(d);
+  BOOST_TEST(e.find("manifest.json") != std::string::npos);
+  BOOST_TEST(e.find("not valid JSON") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(writer_checks_items_against_features) {
+  dsae_test::temp_dir tmp("ds_w");
+  auto items = small_items();
+  items.erase(items.begin());  // train now has 2 items for 3 rows
+  BOOST_CHECK_THROW(dd::write_dataset(tmp.path, {}, small_features(), items), std::invalid_argument);
+  items = small_items();
+  items[0]["split"] = "test";
+  BOOST_CHECK_THROW(dd::write_dataset(tmp.path, {}, small_features(), items), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
