@@ -1,6 +1,8 @@
 #pragma once
-// Umbrella header of the dsae core (Eigen + Random123 only).
+// Umbrella header of the dsae core (Eigen + Random123 only): backends,
+// modules, models and training.
 #include "backend/concept.hpp"
+#include "model/variants.hpp"
 #include "backend/cpu.hpp"
 #include "nn/gaussian_head.hpp"
 #include "nn/linear.hpp"

@@ -1,0 +1,92 @@
+#pragma once
+// Decoder slots: the mean of p(x_t | z, v) (unit variance, no output activation).
+//   factorised_decoder  FCN-[64,64] on [z_t, v] (z first, v broadcast), Linear 64 -> F
+//   richer_decoder      (paper sec. 6.4) 2-layer BiLSTM(64) over z_1:T, directions
+//                       averaged per frame, then [h_t, v] -> FCN-[64,64] -> Linear 64 -> F
+#include <string>
+#include "../nn/linear.hpp"
+#include "../nn/lstm.hpp"
+#include "../nn/mlp.hpp"
+#include "sizes.hpp"
+
+namespace dsae::model {
+
+template <class B>
+class factorised_decoder {
+ public:
+  using T = typename B::scalar;
+  using tensor = typename B::tensor;
+  static constexpr const char* name = "factorised";
+  struct state {
+    tensor in, dout;
+    typename nn::mlp<B>::state net;
+    typename nn::linear<B>::state out;
+  };
+  factorised_decoder() = default;
+  factorised_decoder(parameters<B>& p, const std::string& prefix, const model_sizes& s, group owner)
+      : m_net(p, prefix + ".net", s.z_dim + s.v_dim, {s.hidden, s.hidden}, owner),
+        m_out(p, prefix + ".out", s.hidden, s.x_dim, owner),
+        m_z(s.z_dim),
+        m_v(s.v_dim) {}
+
+  const tensor& forward(state& st, const tensor& z, const tensor& v, const tensor* /*mask*/, index_t /*batch*/) const {
+    B::resize(st.in, z.rows(), m_z + m_v);
+    B::concat_cols(st.in, z, v);
+    return m_out.forward(st.out, m_net.forward(st.net, st.in));
+  }
+  // Accumulates into dz / dv when given.
+  void backward(state& st, const tensor& dxhat, tensor* dz, tensor* dv) const {
+    const tensor* din = m_net.backward(st.net, *m_out.backward(st.out, dxhat, true), dz || dv);
+    if (din) B::split_cols_backward(dz, dv, *din);
+  }
+
+ private:
+  nn::mlp<B> m_net;
+  nn::linear<B> m_out;
+  index_t m_z = 0, m_v = 0;
+};
+
+template <class B>
+class richer_decoder {
+ public:
+  using T = typename B::scalar;
+  using tensor = typename B::tensor;
+  static constexpr const char* name = "richer";
+  struct state {
+    tensor in, dh;
+    typename nn::bilstm<B>::state rnn;
+    typename nn::mlp<B>::state net;
+    typename nn::linear<B>::state out;
+  };
+  richer_decoder() = default;
+  richer_decoder(parameters<B>& p, const std::string& prefix, const model_sizes& s, group owner)
+      : m_rnn(p, prefix + ".lstm", s.z_dim, s.rnn_hidden, s.rnn_layers, owner),
+        m_net(p, prefix + ".net", s.rnn_hidden + s.v_dim, {s.hidden, s.hidden}, owner),
+        m_out(p, prefix + ".out", s.hidden, s.x_dim, owner),
+        m_h(s.rnn_hidden),
+        m_v(s.v_dim) {}
+
+  const tensor& forward(state& st, const tensor& z, const tensor& v, const tensor* mask, index_t batch) const {
+    const tensor& h = m_rnn.forward(st.rnn, z, mask, batch);
+    B::resize(st.in, z.rows(), m_h + m_v);
+    B::concat_cols(st.in, h, v);
+    return m_out.forward(st.out, m_net.forward(st.net, st.in));
+  }
+  void backward(state& st, const tensor& dxhat, tensor* dz, tensor* dv) const {
+    // The BiLSTM has parameters, so its input gradient path always runs.
+    const tensor* din = m_net.backward(st.net, *m_out.backward(st.out, dxhat, true), true);
+    B::resize(st.dh, din->rows(), m_h);
+    B::zero(st.dh);
+    B::split_cols_backward(&st.dh, dv, *din);
+    const tensor* g = m_rnn.backward(st.rnn, st.dh, dz != nullptr);
+    if (dz) B::axpy(*dz, T(1), *g);
+  }
+
+ private:
+  nn::bilstm<B> m_rnn;
+  nn::mlp<B> m_net;
+  nn::linear<B> m_out;
+  index_t m_h = 0, m_v = 0;
+};
+
+}  // namespace dsae::model
