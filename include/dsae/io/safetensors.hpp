@@ -25,6 +25,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -202,7 +203,7 @@ class header_parser {
     skip_ws();
     expect('{', "the header must be a JSON object");
     skip_ws();
-    std::vector<std::string> names;
+    std::set<std::string, std::less<>> names;
     if (peek() == '}') {
       ++m_pos;
     } else {
@@ -217,8 +218,7 @@ class header_parser {
           seen_metadata = true;
           parse_metadata(metadata);
         } else {
-          for (const auto& e : entries)
-            if (e.name == key) fail("duplicate tensor name '" + key + "'");
+          if (!names.insert(key).second) fail("duplicate tensor name '" + key + "'");
           entries.push_back(parse_entry(std::move(key)));
         }
         skip_ws();
