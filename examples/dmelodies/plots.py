@@ -43,11 +43,18 @@ import math
 import os
 import sys
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+plt = None  # matplotlib.pyplot, imported (Agg backend) once the input has been validated
+
+
+def _init_matplotlib():
+    global plt
+    if plt is None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+        plt = pyplot
 
 METHODS = ["dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"]
 METHOD_LABELS = {"dsae": "DSAE", "dsae-f": "DSAE-f", "ts-dsae-noreg": "TS-DSAE w/o regs",
@@ -282,8 +289,9 @@ def pick_q(rows, wanted):
 
 def cmd_results(args):
     rows = read_results(args.csv)
-    os.makedirs(args.out, exist_ok=True)
     q = pick_q(rows, args.q)
+    _init_matplotlib()
+    os.makedirs(args.out, exist_ok=True)
     sel = [r for r in rows if r["q"] == q]
     title = args.title or os.path.splitext(os.path.basename(args.csv))[0]
     written = [fig3(sel, args.out, title), fig4(sel, args.out, title),
@@ -336,6 +344,7 @@ def cmd_spectrograms(args):
     titles = args.titles or [os.path.splitext(os.path.basename(p))[0] for p in args.npy]
     if len(titles) != len(arrays):
         raise SystemExit(f"{len(arrays)} arrays but {len(titles)} titles")
+    _init_matplotlib()
     d = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(d, exist_ok=True)
     print(draw_spectrograms(arrays, titles, args.out, args.cols, args.title))
