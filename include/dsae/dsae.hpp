@@ -15,3 +15,6 @@
 #include "prob/gaussian.hpp"
 #include "prob/philox.hpp"
 #include "train/adam.hpp"
+#include "train/checkpoint.hpp"
+#include "train/sequence_set.hpp"
+#include "train/trainer.hpp"

@@ -1,0 +1,209 @@
+// dsae-train: train one variant of the paper on a dataset.
+//
+//   dsae-train --data DIR|FILE.npy --method {dsae,dsae-f,ts-dsae-noreg,ts-dsae}
+//              --q {factorised,full} [--decoder {factorised,richer}] --z 16
+//              --seed 831 --epochs 4000 --stage1-epochs 300 --patience 300
+//              --out RUN_DIR [--resume | --overwrite]
+//
+// DIR is a dataset folder (DIR/{train,val}/features.npy + manifest.json, see
+// docs/data.md); a single .npy (N x T x F float32) is split 80/20 (seeded).
+// RUN_DIR receives config.json, metrics.jsonl, checkpoint.safetensors,
+// best.safetensors and, at the end, final.json.
+#include <CLI/CLI.hpp>
+#include <dsae/data/dataset.hpp>
+#include <dsae/data/npy.hpp>
+#include <dsae/dsae.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace fs = std::filesystem;
+using namespace dsae;
+
+namespace {
+
+struct cli_options {
+  std::string data, method = "ts-dsae", q = "factorised", decoder = "factorised", out;
+  index_t z = 16, v = 16, epochs = 4000, stage1 = 300, patience = 300, batch = 128;
+  std::uint64_t seed = 831;
+  double lr = 1e-3;
+  bool amsgrad = false, reshuffle = false, resume = false, overwrite = false, quiet = false;
+};
+
+train::sequence_set to_set(const xt::xtensor<float, 3>& a, const std::string& source) {
+  train::sequence_set s;
+  s.count = index_t(a.shape()[0]);
+  s.frames = index_t(a.shape()[1]);
+  s.features = index_t(a.shape()[2]);
+  s.data.assign(a.begin(), a.end());
+  s.source = source;
+  return s;
+}
+
+std::pair<train::sequence_set, train::sequence_set> load_data(const cli_options& o) {
+  const fs::path p(o.data);
+  if (fs::is_directory(p)) {
+    if (!data::holds_dataset(p))
+      throw std::runtime_error("--data " + o.data + ": not a dsae dataset folder (expected train/features.npy, "
+                               "val/features.npy and manifest.json; see docs/data.md)");
+    const auto ds = data::load_dataset(p);
+    return {to_set(ds.train().features, (p / "train/features.npy").string()),
+            to_set(ds.val().features, (p / "val/features.npy").string())};
+  }
+  if (!fs::is_regular_file(p)) throw std::runtime_error("--data " + o.data + ": no such file or folder");
+  const auto all = to_set(data::load_features(o.data), o.data);
+  if (all.count < 2) throw std::runtime_error(o.data + ": needs at least 2 sequences for a train/val split");
+  const auto perm = model::random_permutation(all.count, {o.seed, 12, 0});
+  const index_t n_val = std::max<index_t>(1, all.count / 5);
+  train::sequence_set tr, va;
+  for (auto* s : {&tr, &va}) {
+    s->frames = all.frames;
+    s->features = all.features;
+    s->source = all.source;
+  }
+  const index_t stride = all.frames * all.features;
+  for (index_t k = 0; k < all.count; ++k) {
+    auto& dst = k < n_val ? va : tr;
+    const float* src = all.data.data() + perm[size_t(k)] * stride;
+    dst.data.insert(dst.data.end(), src, src + stride);
+    ++dst.count;
+  }
+  return {tr, va};
+}
+
+nlohmann::json config_json(const cli_options& o) {
+  return {{"method", o.method}, {"q", o.q}, {"decoder", o.decoder}, {"z", o.z}, {"v", o.v}, {"seed", o.seed},
+          {"stage1_epochs", o.stage1}, {"patience", o.patience}, {"batch", o.batch}, {"lr", o.lr},
+          {"amsgrad", o.amsgrad}, {"reshuffle", o.reshuffle}, {"data", fs::absolute(o.data).string()}};
+}
+
+// Decides what to do with an existing run folder; never deletes anything the
+// user did not ask to replace.
+void prepare_run_dir(const cli_options& o) {
+  const fs::path out(o.out), ckpt = out / "checkpoint.safetensors";
+  const bool has_run = fs::exists(ckpt) || fs::exists(out / "final.json") || fs::exists(out / "metrics.jsonl");
+  if (o.resume && o.overwrite) throw std::runtime_error("--resume and --overwrite exclude each other");
+  if (o.resume) {
+    if (!fs::exists(ckpt)) throw std::runtime_error("--resume: " + ckpt.string() + " does not exist");
+    std::ifstream in(out / "config.json");
+    if (in) {
+      nlohmann::json saved;
+      in >> saved;
+      auto now = config_json(o);
+      for (auto& [k, v] : now.items())
+        if (k != "data" && saved.contains(k) && saved[k] != v)
+          throw std::runtime_error("--resume: option '" + k + "' is " + v.dump() + " but the run in " + o.out +
+                                   " used " + saved[k].dump());
+    }
+    return;
+  }
+  if (has_run && !o.overwrite) {
+    if (fs::exists(out / "final.json"))
+      throw std::runtime_error(o.out + " already holds a finished run (final.json); pass --overwrite to replace it");
+    throw std::runtime_error(o.out + " holds an interrupted run (checkpoint.safetensors); pass --resume to continue "
+                             "it or --overwrite to start again");
+  }
+  if (o.overwrite)
+    for (const char* f : {"checkpoint.safetensors", "best.safetensors", "metrics.jsonl", "final.json", "config.json"})
+      fs::remove(out / f);
+  fs::create_directories(out);
+  std::ofstream(out / "config.json") << config_json(o).dump(2) << '\n';
+}
+
+template <class Model>
+int run(const cli_options& o) {
+  using B = typename Model::backend_type;
+  auto [tr, va] = load_data(o);
+  model::model_sizes s;
+  s.x_dim = tr.features;
+  s.z_dim = o.z;
+  s.v_dim = o.v;
+  Model m(s, o.seed);
+  prepare_run_dir(o);
+  train::trainer_options to;
+  to.batch_size = o.batch;
+  to.adam.lr = o.lr;
+  to.adam.amsgrad = o.amsgrad;
+  to.max_epochs = o.epochs;
+  to.stage1_epochs = o.stage1;
+  to.patience = o.patience;
+  to.seed = o.seed;
+  to.reshuffle = o.reshuffle;
+  to.out_dir = o.out;
+  to.verbose = !o.quiet;
+  train::trainer<Model> t(m, to);
+  if (o.resume) {
+    t.resume();
+    std::printf("resuming %s at epoch %lld (stage %d, step %llu)\n", o.out.c_str(), (long long)t.state().next_epoch,
+                t.state().stage, (unsigned long long)t.state().step);
+  }
+  std::printf("%s | %lld parameters | train %lld x %lld x %lld, val %lld | batch %lld | seed %llu\n",
+              Model::variant_name().c_str(), (long long)m.params().size(), (long long)tr.count, (long long)tr.frames,
+              (long long)tr.features, (long long)va.count, (long long)o.batch, (unsigned long long)o.seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = t.fit(tr, va);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json fin = {{"variant", Model::variant_name()},
+                        {"best_epoch", r.best_epoch},
+                        {"best_val_loss", r.best_val},
+                        {"epochs_run_this_call", r.epochs_run},
+                        {"next_epoch", t.state().next_epoch},
+                        {"early_stopped", r.early_stopped},
+                        {"seconds_this_call", secs},
+                        {"steps", t.state().step}};
+  const fs::path tmp = fs::path(o.out) / "final.json.tmp";
+  std::ofstream(tmp) << fin.dump(2) << '\n';
+  fs::rename(tmp, fs::path(o.out) / "final.json");
+  std::printf("done: best epoch %lld, best validation loss %.6f, %.1f s\n", (long long)r.best_epoch, r.best_val, secs);
+  (void)sizeof(B);
+  return 0;
+}
+
+template <template <class> class Local, template <class> class Decoder>
+int dispatch_method(const cli_options& o) {
+  using B = cpu<float>;
+  if (o.method == "dsae") return run<model::variant<B, Local, Decoder, model::policy::dsae>>(o);
+  if (o.method == "dsae-f") return run<model::variant<B, Local, Decoder, model::policy::dsae_f>>(o);
+  if (o.method == "ts-dsae-noreg") return run<model::variant<B, Local, Decoder, model::policy::ts_dsae_noreg>>(o);
+  return run<model::variant<B, Local, Decoder, model::policy::ts_dsae>>(o);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dsae-train: train DSAE / DSAE-f / TS-DSAE (Luo, Ewert, Dixon, IJCAI 2022)"};
+  cli_options o;
+  app.add_option("--data", o.data, "dataset folder or N x T x F float32 .npy")->required();
+  app.add_option("--method", o.method)->check(CLI::IsMember({"dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"}));
+  app.add_option("--q", o.q, "local posterior")->check(CLI::IsMember({"factorised", "full"}));
+  app.add_option("--decoder", o.decoder)->check(CLI::IsMember({"factorised", "richer"}));
+  app.add_option("--z", o.z, "local latent size")->check(CLI::PositiveNumber);
+  app.add_option("--v", o.v, "global latent size")->check(CLI::PositiveNumber);
+  app.add_option("--seed", o.seed);
+  app.add_option("--epochs", o.epochs, "maximum epochs")->check(CLI::PositiveNumber);
+  app.add_option("--stage1-epochs", o.stage1, "C: stage-1 epochs of the two-stage methods")->check(CLI::NonNegativeNumber);
+  app.add_option("--patience", o.patience, "early stopping patience (epochs)")->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch)->check(CLI::PositiveNumber);
+  app.add_option("--lr", o.lr)->check(CLI::PositiveNumber);
+  app.add_flag("--amsgrad", o.amsgrad);
+  app.add_flag("--reshuffle", o.reshuffle, "new batch order every epoch (reference: one fixed order)");
+  app.add_option("--out", o.out, "run folder")->required();
+  app.add_flag("--resume", o.resume, "continue the interrupted run in --out");
+  app.add_flag("--overwrite", o.overwrite, "replace the run in --out");
+  app.add_flag("--quiet", o.quiet, "no per-epoch progress lines");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const bool full = o.q == "full", rich = o.decoder == "richer";
+    if (full && rich) return dispatch_method<model::full_local_encoder, model::richer_decoder>(o);
+    if (full) return dispatch_method<model::full_local_encoder, model::factorised_decoder>(o);
+    if (rich) return dispatch_method<model::factorised_local_encoder, model::richer_decoder>(o);
+    return dispatch_method<model::factorised_local_encoder, model::factorised_decoder>(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dsae-train: error: %s\n", e.what());
+    return 2;
+  }
+}

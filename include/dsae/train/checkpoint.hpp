@@ -1,0 +1,156 @@
+#pragma once
+// Checkpoints as safetensors: every parameter under its reference name
+// (PyTorch shapes: biases 1-D), the Adam state, and the training state
+// (epoch, stage, step counter = the RNG counter, best validation loss) as
+// metadata. Written to a temporary file, fsynced and renamed (io/safetensors),
+// so a crash never leaves a broken checkpoint.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+#include "../io/safetensors.hpp"
+#include "../model/sizes.hpp"
+#include "adam.hpp"
+
+namespace dsae::train {
+
+struct training_state {
+  index_t next_epoch = 0;      // first epoch not yet run
+  int stage = 1;
+  std::uint64_t step = 0;      // optimiser steps so far (noise counter)
+  double best_val = 1e300;
+  index_t best_epoch = -1;
+  index_t epochs_since_best = 0;
+  bool finished = false;
+};
+
+inline std::string sizes_string(const model::model_sizes& s) {
+  return "x" + std::to_string(s.x_dim) + "_v" + std::to_string(s.v_dim) + "_z" + std::to_string(s.z_dim) + "_h" +
+         std::to_string(s.hidden) + "_p" + std::to_string(s.prior_hidden) + "x" + std::to_string(s.prior_layers) +
+         "_r" + std::to_string(s.rnn_hidden) + "x" + std::to_string(s.rnn_layers);
+}
+
+namespace detail_ckpt {
+template <class B>
+io::safetensors_file weights_file(const parameters<B>& p, const std::string& source) {
+  using T = typename B::scalar;
+  io::safetensors_file f(source);
+  const std::vector<T> host = B::to_host(p.values());
+  for (const auto& e : p.entries()) {
+    const bool bias = e.rows == 1 && e.name.substr(e.name.rfind('.') + 1).starts_with("bias");
+    std::vector<std::int64_t> shape = bias
+                                          ? std::vector<std::int64_t>{e.cols}
+                                          : std::vector<std::int64_t>{e.rows, e.cols};
+    f.put_vector(e.name, std::span<const T>(host.data() + e.offset, size_t(e.rows * e.cols)), shape);
+  }
+  return f;
+}
+}  // namespace detail_ckpt
+
+// Writes only the weights (reference names), e.g. best.safetensors.
+template <class Model>
+void save_weights(const std::filesystem::path& path, const Model& m) {
+  auto f = detail_ckpt::weights_file(m.params(), path.string());
+  f.set_metadata("variant", Model::variant_name());
+  f.set_metadata("sizes", sizes_string(m.sizes()));
+  f.set_metadata("stage", std::to_string(m.stage()));
+  io::write_safetensors(path, f);
+}
+
+// Loads weights written by save_weights (or a PyTorch state_dict exported with
+// the same names). Throws std::runtime_error naming the file on a different
+// variant, sizes, or a missing/misshapen tensor.
+template <class Model>
+void load_weights(const std::filesystem::path& path, Model& m) {
+  using B = typename Model::backend_type;
+  using T = typename B::scalar;
+  const auto f = io::read_safetensors(path);
+  auto& md = f.metadata();
+  if (auto it = md.find("variant"); it != md.end() && it->second != Model::variant_name())
+    throw std::runtime_error("checkpoint '" + path.string() + "' holds variant " + it->second + ", expected " +
+                             Model::variant_name());
+  if (auto it = md.find("sizes"); it != md.end() && it->second != sizes_string(m.sizes()))
+    throw std::runtime_error("checkpoint '" + path.string() + "' holds sizes " + it->second + ", expected " +
+                             sizes_string(m.sizes()));
+  auto& p = m.params();
+  std::vector<T> host = B::to_host(p.values());
+  for (const auto& e : p.entries()) {
+    if (!f.contains(e.name)) throw std::runtime_error("checkpoint '" + path.string() + "': missing parameter " + e.name);
+    const auto v = f.get_vector<T>(e.name, io::convert::float_cast);
+    if (index_t(v.size()) != e.rows * e.cols)
+      throw std::runtime_error("checkpoint '" + path.string() + "': parameter " + e.name + " has " +
+                               std::to_string(v.size()) + " values, expected " + std::to_string(e.rows * e.cols));
+    std::copy(v.begin(), v.end(), host.begin() + e.offset);
+  }
+  p.values() = B::from_host(host, 1, p.size());
+}
+
+// Full training checkpoint: weights + Adam state + training state.
+template <class Model>
+void save_checkpoint(const std::filesystem::path& path, const Model& m, adam<typename Model::backend_type>& opt,
+                     const training_state& s, const std::map<std::string, std::string>& extra = {}) {
+  using B = typename Model::backend_type;
+  auto f = detail_ckpt::weights_file(m.params(), path.string());
+  f.put_vector("optimizer.exp_avg", B::to_host(opt.first_moment()));
+  f.put_vector("optimizer.exp_avg_sq", B::to_host(opt.second_moment()));
+  f.put_vector("optimizer.max_exp_avg_sq", B::to_host(opt.max_second_moment()));
+  f.put_vector("optimizer.step", opt.steps());
+  f.set_metadata("variant", Model::variant_name());
+  f.set_metadata("sizes", sizes_string(m.sizes()));
+  f.set_metadata("next_epoch", std::to_string(s.next_epoch));
+  f.set_metadata("stage", std::to_string(s.stage));
+  f.set_metadata("step", std::to_string(s.step));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", s.best_val);
+  f.set_metadata("best_val", buf);
+  f.set_metadata("best_epoch", std::to_string(s.best_epoch));
+  f.set_metadata("epochs_since_best", std::to_string(s.epochs_since_best));
+  f.set_metadata("finished", s.finished ? "1" : "0");
+  for (const auto& [k, v] : extra) f.set_metadata(k, v);
+  io::write_safetensors(path, f);
+}
+
+template <class Model>
+training_state load_checkpoint(const std::filesystem::path& path, Model& m, adam<typename Model::backend_type>& opt,
+                               std::map<std::string, std::string>* extra = nullptr) {
+  using B = typename Model::backend_type;
+  using T = typename B::scalar;
+  const auto f = io::read_safetensors(path);
+  training_state s;
+  try {
+    s.stage = std::stoi(f.metadata_value("stage"));
+    s.next_epoch = std::stoll(f.metadata_value("next_epoch"));
+    s.step = std::stoull(f.metadata_value("step"));
+    s.best_val = std::stod(f.metadata_value("best_val"));
+    s.best_epoch = std::stoll(f.metadata_value("best_epoch"));
+    s.epochs_since_best = std::stoll(f.metadata_value("epochs_since_best"));
+    s.finished = f.metadata_value("finished") == "1";
+  } catch (const std::logic_error& e) {
+    throw std::runtime_error("checkpoint '" + path.string() + "': bad training state metadata (" + e.what() + ")");
+  }
+  // Stage first (it may take a snapshot), then the stored weights override.
+  if (s.stage == 1 && !Model::policy::two_stage)
+    throw std::runtime_error("checkpoint '" + path.string() + "': stage 1 for a single-stage variant");
+  m.restore_stage(s.stage);
+  load_weights(path, m);
+  const index_t n = m.params().size();
+  auto vec = [&](const char* name) {
+    const auto v = f.get_vector<T>(name, io::convert::float_cast);
+    if (index_t(v.size()) != n)
+      throw std::runtime_error("checkpoint '" + path.string() + "': " + name + " has " + std::to_string(v.size()) +
+                               " values, expected " + std::to_string(n));
+    return B::from_host(v, 1, n);
+  };
+  opt.first_moment() = vec("optimizer.exp_avg");
+  opt.second_moment() = vec("optimizer.exp_avg_sq");
+  opt.max_second_moment() = vec("optimizer.max_exp_avg_sq");
+  const auto steps = f.get_vector<std::int64_t>("optimizer.step");
+  if (steps.size() != opt.steps().size())
+    throw std::runtime_error("checkpoint '" + path.string() + "': optimizer.step has " + std::to_string(steps.size()) +
+                             " entries, expected " + std::to_string(opt.steps().size()));
+  opt.steps() = steps;
+  if (extra) *extra = f.metadata();
+  return s;
+}
+
+}  // namespace dsae::train

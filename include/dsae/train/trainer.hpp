@@ -1,0 +1,188 @@
+#pragma once
+// trainer<Model>: the paper's training loop (spec, "Optimisation and schedule").
+//
+//   * Adam (lr 1e-3) over all parameters; frozen groups start their moments at
+//     their first update (train/adam.hpp).
+//   * Two-stage schedule: epochs 0..C-1 in stage 1, then stage 2 (the model
+//     takes the TS-DSAE snapshot before the first stage-2 update).
+//   * Batch order: one fixed random permutation of the training set (the
+//     reference's behaviour) or a fresh one per epoch (reshuffle).
+//   * Validation every epoch with the same stochastic objective.
+//   * Best checkpoint = lowest validation loss; early stopping after `patience`
+//     epochs without improvement. For two-stage methods both count only in
+//     stage 2 (a stage-1 model lacks the local latent and is never "best").
+//   * Every epoch: checkpoint.safetensors (atomic), best.safetensors when
+//     improved, one JSON line in metrics.jsonl, one progress line.
+//   * Resuming from checkpoint.safetensors continues bit-identically: noise is
+//     counter-based on (seed, step), batch order on (seed, epoch).
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+#include "../model/sequential_vae.hpp"
+#include "checkpoint.hpp"
+#include "sequence_set.hpp"
+
+namespace dsae::train {
+
+struct trainer_options {
+  index_t batch_size = 128;
+  adam_options adam{};
+  index_t max_epochs = 4000;
+  index_t stage1_epochs = 300;  // C
+  index_t patience = 300;
+  std::uint64_t seed = 831;
+  bool reshuffle = false;
+  std::filesystem::path out_dir;  // empty: keep nothing on disk
+  bool verbose = true;
+  // Called after every epoch with (epoch, train terms, validation terms).
+  std::function<void(index_t, const model::loss_terms&, const model::loss_terms&)> on_epoch;
+};
+
+struct fit_result {
+  index_t epochs_run = 0, best_epoch = -1;
+  double best_val = 0;
+  bool early_stopped = false;
+};
+
+template <class Model>
+class trainer {
+ public:
+  using B = typename Model::backend_type;
+
+  trainer(Model& m, trainer_options o) : m_model(m), m_o(std::move(o)), m_opt(m.params(), m_o.adam) {
+    if (m_o.batch_size <= 0) detail::fail("trainer: batch size must be positive, got ", m_o.batch_size);
+    if (m_o.max_epochs <= 0) detail::fail("trainer: max epochs must be positive, got ", m_o.max_epochs);
+    if (m_o.patience <= 0) detail::fail("trainer: patience must be positive, got ", m_o.patience);
+    if (Model::policy::two_stage && m_o.stage1_epochs < 0) detail::fail("trainer: stage-1 epochs must be >= 0");
+  }
+
+  adam<B>& optimizer() { return m_opt; }
+  const training_state& state() const { return m_state; }
+  std::filesystem::path checkpoint_path() const { return m_o.out_dir / "checkpoint.safetensors"; }
+
+  // Continues from out_dir/checkpoint.safetensors.
+  void resume() {
+    m_state = load_checkpoint(checkpoint_path(), m_model, m_opt);
+  }
+
+  int stage_of(index_t epoch) const {
+    return Model::policy::two_stage && epoch < m_o.stage1_epochs ? 1 : 2;
+  }
+
+  fit_result fit(const sequence_set& train, const sequence_set& val) {
+    train.validate(m_model.sizes().x_dim);
+    val.validate(m_model.sizes().x_dim);
+    if (!m_o.out_dir.empty()) std::filesystem::create_directories(m_o.out_dir);
+    std::ofstream metrics;
+    if (!m_o.out_dir.empty()) metrics.open(m_o.out_dir / "metrics.jsonl", std::ios::app);
+    const auto fixed_order = permutation(train.count, {m_o.seed, 10, 0});
+    fit_result r;
+    model::sequence_batch<B> batch;
+    const auto t_start = std::chrono::steady_clock::now();
+    const index_t first_epoch = m_state.next_epoch;
+    for (index_t epoch = m_state.next_epoch; epoch < m_o.max_epochs && !m_state.finished; ++epoch) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const int stage = stage_of(epoch);
+      if (m_model.stage() != stage) m_model.set_stage(stage);
+      m_state.stage = stage;
+      const auto order = m_o.reshuffle ? permutation(train.count, {m_o.seed, 11, std::uint32_t(epoch)}) : fixed_order;
+      model::loss_terms tr{}, va{};
+      for (index_t b0 = 0; b0 < train.count; b0 += m_o.batch_size) {
+        const index_t n = std::min(m_o.batch_size, train.count - b0);
+        train.batch_into(batch, order.data() + b0, n);
+        const auto l = m_model.train_step(batch, m_o.seed, std::uint32_t(m_state.step));
+        m_opt.step();
+        ++m_state.step;
+        accumulate(tr, l, double(n) / double(train.count));
+      }
+      std::vector<index_t> vidx(size_t(val.count));
+      for (index_t i = 0; i < val.count; ++i) vidx[size_t(i)] = i;
+      for (index_t b0 = 0; b0 < val.count; b0 += m_o.batch_size) {
+        const index_t n = std::min(m_o.batch_size, val.count - b0);
+        val.batch_into(batch, vidx.data() + b0, n);
+        // Validation noise: its own seed, counter = (epoch, batch).
+        const auto l = m_model.evaluate(batch, m_o.seed ^ 0x9E3779B97F4A7C15ull,
+                                        std::uint32_t(epoch * 4096 + b0 / m_o.batch_size));
+        accumulate(va, l, double(n) / double(val.count));
+      }
+      // Best / early stopping (stage 2 only for two-stage methods).
+      bool improved = false;
+      if (stage == 2) {
+        if (va.loss < m_state.best_val) {
+          m_state.best_val = va.loss;
+          m_state.best_epoch = epoch;
+          m_state.epochs_since_best = 0;
+          improved = true;
+        } else if (++m_state.epochs_since_best >= m_o.patience) {
+          m_state.finished = true;
+          r.early_stopped = true;
+        }
+      }
+      m_state.next_epoch = epoch + 1;
+      if (m_state.next_epoch >= m_o.max_epochs) m_state.finished = true;
+      const double secs = seconds_since(t0);
+      if (!m_o.out_dir.empty()) {
+        if (improved) save_weights(m_o.out_dir / "best.safetensors", m_model);
+        save_checkpoint(checkpoint_path(), m_model, m_opt, m_state);
+        metrics << json_line(epoch, stage, tr, va, secs, improved) << '\n' << std::flush;
+      }
+      if (m_o.verbose) {
+        const double per = seconds_since(t_start) / double(epoch + 1 - first_epoch);
+        const double eta = per * double(m_o.max_epochs - epoch - 1);
+        std::printf("epoch %5lld/%lld stage %d | train %.5f (rec %.5f kl_z %.5f kl_v %.5f swap %.5f) | val %.5f%s | %.2fs | ETA %s\n",
+                    (long long)epoch + 1, (long long)m_o.max_epochs, stage, tr.loss, tr.recon, tr.kl_z, tr.kl_v,
+                    tr.swap[0] + tr.swap[1] + tr.swap[2] + tr.swap[3], va.loss, improved ? " *" : "", secs,
+                    duration(eta).c_str());
+        std::fflush(stdout);
+      }
+      if (m_o.on_epoch) m_o.on_epoch(epoch, tr, va);
+      ++r.epochs_run;
+    }
+    r.best_epoch = m_state.best_epoch;
+    r.best_val = m_state.best_val;
+    return r;
+  }
+
+  static std::vector<index_t> permutation(index_t n, prob::noise_key key) { return model::random_permutation(n, key); }
+
+ private:
+  static void accumulate(model::loss_terms& acc, const model::loss_terms& l, double w) {
+    acc.loss += w * l.loss;
+    acc.recon += w * l.recon;
+    acc.kl_z += w * l.kl_z;
+    acc.kl_v += w * l.kl_v;
+    for (int k = 0; k < 4; ++k) acc.swap[size_t(k)] += w * l.swap[size_t(k)];
+  }
+  static double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+  static std::string duration(double s) {
+    char b[32];
+    const long long t = (long long)(s + 0.5);
+    std::snprintf(b, sizeof b, "%lldh%02lldm%02llds", t / 3600, (t / 60) % 60, t % 60);
+    return b;
+  }
+  static std::string json_line(index_t epoch, int stage, const model::loss_terms& tr, const model::loss_terms& va,
+                               double secs, bool improved) {
+    char b[1024];
+    std::snprintf(b, sizeof b,
+                  "{\"epoch\": %lld, \"stage\": %d, \"train\": {\"loss\": %.9g, \"recon\": %.9g, \"kl_z\": %.9g, "
+                  "\"kl_v\": %.9g, \"swap\": [%.9g, %.9g, %.9g, %.9g]}, \"val\": {\"loss\": %.9g, \"recon\": %.9g, "
+                  "\"kl_z\": %.9g, \"kl_v\": %.9g, \"swap\": [%.9g, %.9g, %.9g, %.9g]}, \"seconds\": %.4f, \"best\": %s}",
+                  (long long)epoch, stage, tr.loss, tr.recon, tr.kl_z, tr.kl_v, tr.swap[0], tr.swap[1], tr.swap[2],
+                  tr.swap[3], va.loss, va.recon, va.kl_z, va.kl_v, va.swap[0], va.swap[1], va.swap[2], va.swap[3], secs,
+                  improved ? "true" : "false");
+    return b;
+  }
+
+  Model& m_model;
+  trainer_options m_o;
+  adam<B> m_opt;
+  training_state m_state;
+};
+
+}  // namespace dsae::train
