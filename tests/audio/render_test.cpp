@@ -51,6 +51,18 @@ BOOST_AUTO_TEST_CASE(deterministic_and_thread_invariant) {
   BOOST_TEST(std::equal(one.begin(), one.end(), clips.begin()));
 }
 
+BOOST_AUTO_TEST_CASE(polyphony_limit_does_not_change_output) {
+  // 64 voices (dsae's default) and FluidSynth's 256 render the same bytes: no voice is stolen.
+  au::render_config big;
+  big.polyphony = 256;
+  au::fluid_session s(big);
+  const auto& clips = dsae_test::rendered_clips();
+  for (std::size_t c : {std::size_t(1), std::size_t(4)}) {
+    const auto x = s.render(dsae_test::test_melodies()[1], c == 1 ? au::gm_violin : au::gm_trumpet);
+    BOOST_TEST(std::equal(x.begin(), x.end(), clips.data() + c * 64000));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(reverb_switch_changes_output) {
   au::render_config dry;
   dry.reverb = false;

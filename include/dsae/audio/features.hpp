@@ -172,8 +172,13 @@ class log_mel {
     const std::ptrdiff_t half = static_cast<std::ptrdiff_t>(n / 2);
     for (std::size_t t = 0; t < T; ++t) {
       const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t) * m_cfg.hop - half;
-      for (std::size_t k = 0; k < n; ++k)
-        frame[k] = m_window[k] * detail::reflect_at(x, start + static_cast<std::ptrdiff_t>(k));
+      if (start >= 0 && start + static_cast<std::ptrdiff_t>(n) <= static_cast<std::ptrdiff_t>(x.size())) {
+        const float* src = x.data() + start;  // interior frame: no padding needed
+        for (std::size_t k = 0; k < n; ++k) frame[k] = m_window[k] * double(src[k]);
+      } else {
+        for (std::size_t k = 0; k < n; ++k)
+          frame[k] = m_window[k] * detail::reflect_at(x, start + static_cast<std::ptrdiff_t>(k));
+      }
       m_fft.forward(frame.get(), spec.get());
       for (std::size_t k = 0; k < nb; ++k)
         power[k] = spec[k][0] * spec[k][0] + spec[k][1] * spec[k][1];

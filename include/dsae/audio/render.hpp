@@ -52,12 +52,14 @@ struct gm_preset {
 inline constexpr gm_preset gm_violin{0, 40};
 inline constexpr gm_preset gm_trumpet{0, 56};
 
-// requires: sample_rate > 0, slot_frames > 0, 1 <= velocity <= 127.
+// requires: sample_rate > 0, slot_frames > 0, 1 <= velocity <= 127, 1 <= polyphony <= 65535.
 struct render_config {
   double sample_rate = 16000.0;
   int slot_frames = 4000;   // 0.25 s at 16 kHz = one eighth note at 120 bpm
   int velocity = 90;
   bool reverb = true;       // FluidSynth's default reverb
+  int polyphony = 64;       // voices per synth: a monophonic line with release tails needs
+                            // < 16; FluidSynth's 256 only makes every fresh synth slower
   std::string soundfont = default_soundfont_path;
   std::vector<gm_preset> pinned{gm_violin, gm_trumpet};  // presets kept loaded
 };
@@ -75,7 +77,8 @@ inline void quiet_fluid_logs() {
 }
 
 inline void validate(const render_config& c) {
-  if (!(c.sample_rate > 0) || c.slot_frames <= 0 || c.velocity < 1 || c.velocity > 127)
+  if (!(c.sample_rate > 0) || c.slot_frames <= 0 || c.velocity < 1 || c.velocity > 127 ||
+      c.polyphony < 1 || c.polyphony > 65535)
     throw std::invalid_argument("render_config: need sample_rate > 0, slot_frames > 0, "
                                 "velocity in 1..127 (got sample_rate=" +
                                 std::to_string(c.sample_rate) + ", slot_frames=" +
@@ -111,6 +114,7 @@ class fluid_session {
     fluid_settings_setint(m_settings, "synth.dynamic-sample-loading", 1);
     fluid_settings_setint(m_settings, "synth.threadsafe-api", 0);
     fluid_settings_setint(m_settings, "synth.cpu-cores", 1);
+    fluid_settings_setint(m_settings, "synth.polyphony", m_cfg.polyphony);
     m_host = new_fluid_synth(m_settings);
     if (!m_host) {
       delete_fluid_settings(m_settings);

@@ -344,6 +344,7 @@ inline build_report build_dataset(const build_options& o) {
                   {"soundfont", std::filesystem::path(o.soundfont).filename().string()},
                   {"sample_rate", rc.sample_rate}, {"bpm", 120}, {"slot_frames", rc.slot_frames},
                   {"samples", len}, {"velocity", rc.velocity}, {"reverb", o.reverb},
+                  {"polyphony", rc.polyphony},
                   {"chorus", false}, {"presets", presets}, {"normalisation", "peak 1, mono"}}},
       {"features", {{"type", "log-mel"}, {"sample_rate", o.mel.sample_rate},
                     {"n_fft", o.mel.n_fft}, {"win_length", o.mel.n_fft},
