@@ -17,7 +17,6 @@ lstm}.*, local_encoder.{mu,logvar}, transition.lstm.*, transition.{mu,logvar},
 decoder.{lstm.*,}net.0, decoder.net.2, decoder.out, and snapshot.* (a frozen
 copy of the global encoder, only for TS-DSAE(-noreg) stage 2).
 """
-import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -62,7 +61,7 @@ class Config:
         return self.method != "dsae"
 
     @property
-    def local_frozen(self):        # stage 1: local encoder + transition fixed, no gradient
+    def local_frozen(self):        # stage 1: local encoder + transition parameters fixed
         return self.two_stage and self.stage == 1
 
     @property
@@ -255,8 +254,8 @@ class DSAE(nn.Module):
         super().__init__()
         self.cfg = cfg.validate()
         self.fast_lstm = True      # nn.LSTM when all lengths are equal
-        # Stage 1 reports KL_z without training it; benchmarks may skip it (kl_z = nan then,
-        # and the loss excludes it, which leaves the gradient unchanged).
+        # Stage 1 with factorised q: KL_z is reported but has no gradient; benchmarks may
+        # skip it (kl_z = nan then, and the loss excludes it; the gradient is unchanged).
         self.report_frozen_kl_z = True
         self.global_encoder = GlobalEncoder(cfg)
         self.local_encoder = LocalEncoderFull(cfg) if cfg.q == "full" else LocalEncoderFactorised(cfg)
@@ -272,7 +271,13 @@ class DSAE(nn.Module):
             self.snapshot.load_state_dict(self.global_encoder.state_dict())
 
     def apply_trainable(self):
-        """requires_grad per the stage rules of the spec."""
+        """requires_grad per the stage rules of the spec.
+
+        Frozen means requires_grad=False, as in the authors' implementation: the frozen
+        modules still pass gradients to their inputs. That matters only for full q in
+        stage 1, where z depends on v: recon and KL_z then reach the global encoder
+        through v -> local encoder (and -> transition). With factorised q nothing
+        upstream of the local encoder trains, so KL_z has no gradient at all."""
         cfg = self.cfg
         for n, p in self.named_parameters():
             top = n.split(".", 1)[0]
@@ -292,12 +297,8 @@ class DSAE(nn.Module):
         fast = self.fast_lstm
         mu_v, lv_v = self.global_encoder(x, mask)
         v = sample(mu_v, lv_v, eps_v)
-        # Stage 1: the frozen local encoder runs without gradient, so KL_z (and, for
-        # full q, the path v -> z) contributes nothing to the gradient.
-        ctx = torch.no_grad() if self.cfg.local_frozen else contextlib.nullcontext()
-        with ctx:
-            mu_z, lv_z = self.local_encoder(x, mask, v, fast)
-            z = sample(mu_z, lv_z, eps_z)
+        mu_z, lv_z = self.local_encoder(x, mask, v, fast)
+        z = sample(mu_z, lv_z, eps_z)
         return mu_v, lv_v, v, mu_z, lv_z, z
 
     def forward(self, x, mask, eps_v, eps_z, eps_v_g=None, eps_z_g=None, eps_v_l=None,
@@ -311,14 +312,14 @@ class DSAE(nn.Module):
         xhat = self.decoder(z, v, mask, fast)
         recon = (((xhat - x) ** 2) * mask.unsqueeze(2)).sum() / (mask.sum() * x.shape[2])
 
-        ctx = torch.no_grad() if cfg.local_frozen else contextlib.nullcontext()
         skip_kl_z = cfg.local_frozen and not self.report_frozen_kl_z
-        with ctx:
-            if skip_kl_z:
-                kl_z = x.new_full((), float("nan"))
-            else:
-                pmu, plv = self.transition(z, mask, fast)
-                kl_z = frame_kl_mean(kl_gauss(mu_z, lv_z, pmu, plv), mask)
+        if skip_kl_z and cfg.q != "factorised":
+            raise ValueError("skipping the stage-1 KL_z is only gradient-neutral for factorised q")
+        if skip_kl_z:
+            kl_z = x.new_full((), float("nan"))
+        else:
+            pmu, plv = self.transition(z, mask, fast)
+            kl_z = frame_kl_mean(kl_gauss(mu_z, lv_z, pmu, plv), mask)
 
         if cfg.snapshot_prior:
             cmu, clv = self.snapshot(x, mask)

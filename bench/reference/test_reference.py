@@ -269,18 +269,24 @@ def test_snapshot_equal_to_encoder_gives_zero_kl_v():
     assert all(p.grad is None for p in model.snapshot.parameters())
 
 
-def test_stage1_kl_z_has_no_gradient():
+def test_stage1_frozen_modules_pass_gradients_to_their_inputs():
+    """requires_grad=False semantics: factorised q -> KL_z has no gradient; full q ->
+    the global encoder also gets gradient through v -> local encoder (and transition)."""
     for q in ("factorised", "full"):
         model = tiny("ts-dsae", 1, q, seed=4)
         inp = inputs(model)
         t = model(**inp)
-        assert not t["kl_z"].requires_grad and float(t["kl_z"]) > 0
+        assert float(t["kl_z"]) > 0
+        assert t["kl_z"].requires_grad == (q == "full")
         _, grads = R.loss_and_grads(model, inp)
         assert all(n.split(".")[0] in ("global_encoder", "decoder") for n in grads)
+        if q == "full":
+            gkl = torch.autograd.grad(model(**inp)["kl_z"], model.global_encoder.mu.weight)[0]
+            assert float(gkl.abs().max()) > 0
 
 
 def test_skipping_frozen_kl_z_keeps_the_gradient():
-    model = tiny("dsae-f", 1, "full", "richer", seed=4)
+    model = tiny("dsae-f", 1, "factorised", "richer", seed=4)
     inp = inputs(model)
     t1, g1 = R.loss_and_grads(model, inp)
     model.report_frozen_kl_z = False
@@ -289,12 +295,20 @@ def test_skipping_frozen_kl_z_keeps_the_gradient():
     close(t2["loss"], t1["loss"] - t1["kl_z"], 1e-14)
     for n in g1:
         close(g2[n], g1[n], 1e-14)
+    model = tiny("dsae-f", 1, "full", "factorised", seed=4)
+    model.report_frozen_kl_z = False
+    try:
+        model(**inputs(model))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("skipping KL_z with full q must be refused")
 
 
 def test_gradcheck_tiny():
     """Autograd against central differences, double precision, masked batch."""
     cases = [("dsae", 1, "factorised", "factorised"), ("dsae", 1, "full", "richer"),
-             ("ts-dsae", 1, "factorised", "richer"), ("dsae-f", 2, "full", "factorised"),
+             ("ts-dsae", 1, "factorised", "richer"), ("ts-dsae", 1, "full", "factorised"), ("dsae-f", 2, "full", "factorised"),
              ("ts-dsae-noreg", 2, "factorised", "richer"), ("ts-dsae", 2, "factorised", "factorised"),
              ("ts-dsae", 2, "full", "richer")]
     for k, cfg in enumerate(cases):
