@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""Side-by-side training-step speed and peak memory: dsae (C++) vs the PyTorch reference.
+
+    /usr/bin/python3 bench/compare/compare.py --build build-bench --out /tmp/cmp
+    /usr/bin/python3 bench/compare/compare.py --build build-bench --out /tmp/cmp \
+        --configs ts2-z16 --rounds 2 --steps 3          # quick (~2-4 min on the loaded machine)
+
+Runs, in this one process tree and strictly one at a time, `dsae_step_bench` (ours) and
+`bench/reference/bench_torch.py` (PyTorch 1.13, float32, Adam) for each configuration,
+interleaved (ours, torch, ours, torch, ...) for --rounds rounds so that load drift on the
+shared machine hits both alike. Each run does --warmup untimed and --steps timed steps and
+reports its median step time; a cell of the table is the median over rounds of those
+per-run medians, for the best thread setting of each side (both sides get their best:
+PyTorch per bench/reference/README.md is `--threads 1` with OpenBLAS on 1 or 2 threads; ours
+is OpenMP on 1 or 2 threads). Peak memory is the peak RSS of the process (getrusage), the
+max over that setting's runs.
+
+Writes to --out: runs.json / runs.csv (every run), summary.json / summary.csv / summary.md
+(the table). Prints the markdown table.
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TORCH_BENCH = os.path.join(ROOT, "bench", "reference", "bench_torch.py")
+
+# name -> (description, bench arguments shared by both sides, slow)
+CONFIGS = {
+    "ts1-z16": ("TS-DSAE stage 1, factorised, Z=16", dict(method="ts-dsae", stage=1, q="factorised", z=16), False),
+    "dsae-z16": ("DSAE, factorised, Z=16", dict(method="dsae", stage=2, q="factorised", z=16), False),
+    "ts2-z8": ("TS-DSAE stage 2, factorised, Z=8", dict(method="ts-dsae", stage=2, q="factorised", z=8), False),
+    "ts2-z16": ("TS-DSAE stage 2, factorised, Z=16", dict(method="ts-dsae", stage=2, q="factorised", z=16), False),
+    "ts2-z32": ("TS-DSAE stage 2, factorised, Z=32", dict(method="ts-dsae", stage=2, q="factorised", z=32), False),
+    "ts2-full-z16": ("TS-DSAE stage 2, full q, Z=16", dict(method="ts-dsae", stage=2, q="full", z=16), True),
+}
+
+OURS_SETTINGS = {"omp1": {"OMP_NUM_THREADS": "1"}, "omp2": {"OMP_NUM_THREADS": "2"}}
+TORCH_SETTINGS = {"t1b2": ["--threads", "1", "--blas-threads", "2"],
+                  "t1b1": ["--threads", "1", "--blas-threads", "1"]}
+
+
+def parse(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"), help="CMake build dir with dsae_step_bench")
+    ap.add_argument("--exe", help="path of dsae_step_bench (default: <build>/bench/compare/dsae_step_bench)")
+    ap.add_argument("--out", required=True, help="folder for the JSON/CSV/markdown results")
+    ap.add_argument("--configs", default="all", help="comma-separated subset of: " + ", ".join(CONFIGS))
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every run")
+    ap.add_argument("--steps", type=int, default=5, help="timed steps per run")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps per run")
+    ap.add_argument("--slow-steps", type=int, default=2, help="timed steps per run for full q")
+    ap.add_argument("--slow-warmup", type=int, default=1, help="untimed steps per run for full q")
+    ap.add_argument("--ours", default="omp1,omp2", help="our thread settings: " + ", ".join(OURS_SETTINGS))
+    ap.add_argument("--torch", default="t1b2,t1b1", help="PyTorch settings: " + ", ".join(TORCH_SETTINGS))
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--T", type=int, default=251)
+    ap.add_argument("--F", type=int, default=80)
+    ap.add_argument("--timeout", type=float, default=1200, help="seconds per run before it is killed")
+    args = ap.parse_args(argv)
+    names = list(CONFIGS) if args.configs == "all" else [c.strip() for c in args.configs.split(",") if c.strip()]
+    bad = [c for c in names if c not in CONFIGS]
+    if bad:
+        ap.error(f"unknown config(s) {bad}; choose from {list(CONFIGS)}")
+    args.config_names = names
+    args.ours_list = [s.strip() for s in args.ours.split(",") if s.strip()]
+    args.torch_list = [s.strip() for s in args.torch.split(",") if s.strip()]
+    for s in args.ours_list:
+        if s not in OURS_SETTINGS:
+            ap.error(f"unknown --ours setting {s!r}; choose from {list(OURS_SETTINGS)}")
+    for s in args.torch_list:
+        if s not in TORCH_SETTINGS:
+            ap.error(f"unknown --torch setting {s!r}; choose from {list(TORCH_SETTINGS)}")
+    if not args.ours_list or not args.torch_list:
+        ap.error("need at least one setting per side")
+    args.exe = args.exe or os.path.join(args.build, "bench", "compare", "dsae_step_bench")
+    if not os.access(args.exe, os.X_OK):
+        ap.error(f"{args.exe} is not an executable: build the target dsae_step_bench first")
+    return args
+
+
+def common_args(cfg, args, slow):
+    steps, warmup = (args.slow_steps, args.slow_warmup) if slow else (args.steps, args.warmup)
+    return ["--method", cfg["method"], "--stage", str(cfg["stage"]), "--q", cfg["q"], "--decoder", "factorised",
+            "--z", str(cfg["z"]), "--batch", str(args.batch), "--T", str(args.T), "--F", str(args.F),
+            "--steps", str(steps), "--warmup", str(warmup)]
+
+
+def run_one(impl, setting, name, args, tmp):
+    desc, cfg, slow = CONFIGS[name]
+    out_json = os.path.join(tmp, f"{impl}-{setting}-{name}.json")
+    env = dict(os.environ)
+    if impl == "dsae":
+        env.update(OURS_SETTINGS[setting])
+        cmd = [args.exe] + common_args(cfg, args, slow) + ["--json", out_json]
+    else:
+        env.pop("OMP_NUM_THREADS", None)
+        cmd = ["/usr/bin/python3", TORCH_BENCH] + common_args(cfg, args, slow) \
+            + TORCH_SETTINGS[setting] + ["--json", out_json]
+    load_before = os.getloadavg()
+    t0 = time.time()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=args.timeout)
+    wall = time.time() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{impl} {setting} {name} failed (exit {p.returncode}):\n{' '.join(cmd)}\n{p.stderr[-3000:]}")
+    with open(out_json) as f:
+        r = json.load(f)
+    rec = dict(impl=impl, setting=setting, config=name, median_ms=r["median_ms"], mean_ms=r["mean_ms"],
+               min_ms=r["min_ms"], max_ms=r.get("max_ms"), peak_rss_mb=r["peak_rss_mb"], steps=len(r["times_ms"]),
+               times_ms=r["times_ms"], wall_s=wall, load_before=load_before[0], load_after=os.getloadavg()[0])
+    print(f"  {impl:5s} {setting:5s} {name:13s} median {rec['median_ms']:9.1f} ms  rss {rec['peak_rss_mb']:6.0f} MB"
+          f"  load {load_before[0]:.1f}", flush=True)
+    return rec
+
+
+def summarise(runs, names, args):
+    rows = []
+    for name in names:
+        best = {}
+        for impl, settings in (("dsae", args.ours_list), ("torch", args.torch_list)):
+            cands = []
+            for s in settings:
+                rs = [r for r in runs if r["impl"] == impl and r["setting"] == s and r["config"] == name]
+                if not rs:
+                    continue
+                meds = [r["median_ms"] for r in rs]
+                cands.append(dict(setting=s, median_ms=statistics.median(meds), lo=min(meds), hi=max(meds),
+                                  rounds=len(rs), peak_rss_mb=max(r["peak_rss_mb"] for r in rs),
+                                  all_settings=None))
+            cands.sort(key=lambda c: c["median_ms"])
+            best[impl] = cands[0]
+            best[impl]["all_settings"] = {c["setting"]: round(c["median_ms"], 1) for c in cands}
+        o, t = best["dsae"], best["torch"]
+        loads = [r["load_before"] for r in runs if r["config"] == name]
+        rows.append(dict(config=name, description=CONFIGS[name][0],
+                         ours_ms=o["median_ms"], ours_range=[o["lo"], o["hi"]], ours_setting=o["setting"],
+                         ours_all=o["all_settings"], torch_ms=t["median_ms"], torch_range=[t["lo"], t["hi"]],
+                         torch_setting=t["setting"], torch_all=t["all_settings"], speedup=t["median_ms"] / o["median_ms"],
+                         ours_rss_mb=o["peak_rss_mb"], torch_rss_mb=t["peak_rss_mb"], rounds=o["rounds"],
+                         load_median=statistics.median(loads)))
+    return rows
+
+
+def markdown(rows):
+    out = ["| configuration | ours median ms (range, setting) | PyTorch median ms (range, setting) | torch/ours |"
+           " peak RSS ours / torch MB | load |",
+           "|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['description']} | {r['ours_ms']:.0f} ({r['ours_range'][0]:.0f}-{r['ours_range'][1]:.0f}, "
+                   f"{r['ours_setting']}) | {r['torch_ms']:.0f} ({r['torch_range'][0]:.0f}-{r['torch_range'][1]:.0f}, "
+                   f"{r['torch_setting']}) | **{r['speedup']:.2f}x** | {r['ours_rss_mb']:.0f} / {r['torch_rss_mb']:.0f} |"
+                   f" {r['load_median']:.1f} |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    args = parse(argv)
+    os.makedirs(args.out, exist_ok=True)
+    runs = []
+    print(f"configs {args.config_names}, {args.rounds} rounds, ours {args.ours_list}, torch {args.torch_list}",
+          flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for rnd in range(args.rounds):
+            print(f"round {rnd + 1}/{args.rounds}", flush=True)
+            for name in args.config_names:
+                # Interleave: ours(s1), torch(s1), ours(s2), torch(s2), ...; alternate who goes first per round.
+                pairs = []
+                n = max(len(args.ours_list), len(args.torch_list))
+                for k in range(n):
+                    a = ("dsae", args.ours_list[k]) if k < len(args.ours_list) else None
+                    b = ("torch", args.torch_list[k]) if k < len(args.torch_list) else None
+                    pair = [x for x in ((a, b) if rnd % 2 == 0 else (b, a)) if x]
+                    pairs += pair
+                for impl, setting in pairs:
+                    rec = run_one(impl, setting, name, args, tmp)
+                    rec["round"] = rnd
+                    runs.append(rec)
+    rows = summarise(runs, args.config_names, args)
+    with open(os.path.join(args.out, "runs.json"), "w") as f:
+        json.dump(dict(args={k: v for k, v in vars(args).items()}, runs=runs), f, indent=1)
+    with open(os.path.join(args.out, "runs.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        keys = ["round", "config", "impl", "setting", "median_ms", "mean_ms", "min_ms", "max_ms", "peak_rss_mb",
+                "steps", "wall_s", "load_before", "load_after"]
+        w.writerow(keys)
+        for r in runs:
+            w.writerow([r[k] for k in keys])
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        keys = ["config", "description", "ours_ms", "ours_setting", "torch_ms", "torch_setting", "speedup",
+                "ours_rss_mb", "torch_rss_mb", "rounds", "load_median"]
+        w.writerow(keys)
+        for r in rows:
+            w.writerow([r[k] for k in keys])
+    md = markdown(rows)
+    with open(os.path.join(args.out, "summary.md"), "w") as f:
+        f.write(md + "\n")
+    print()
+    print(md)
+    for r in rows:
+        print(f"{r['config']}: ours {r['ours_all']}  torch {r['torch_all']}")
+
+
+if __name__ == "__main__":
+    main()
