@@ -190,9 +190,10 @@ BOOST_AUTO_TEST_CASE(griffin_lim_round_trip) {
     BOOST_TEST_MESSAGE("griffin-lim clip " << c << ": mean |log-mel diff| = " << mean << " on "
                        << n << " bins within 60 dB of the peak");
     BOOST_TEST(mean < 0.5);
-    // Deterministic for a fixed seed.
-    const auto y2 = au::log_mel_to_audio(logmel);
-    BOOST_TEST(std::equal(y.begin(), y.end(), y2.begin()));
+    if (c == 0) {  // deterministic for a fixed seed
+      const auto y2 = au::log_mel_to_audio(logmel);
+      BOOST_TEST(std::equal(y.begin(), y.end(), y2.begin()));
+    }
   }
 }
 
