@@ -46,7 +46,10 @@ def parse(argv):
                     help="stage 1: do not run the frozen transition for the reported KL_z (no effect on training)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the result here as JSON")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.skip_frozen_kl_z and args.q == "full":
+        ap.error("--skip-frozen-kl-z would change the gradient with full q (KL_z reaches v there)")
+    return args
 
 
 def loaded_blas():
