@@ -68,6 +68,18 @@ BOOST_AUTO_TEST_CASE(write_then_load) {
   BOOST_TEST(j["items"].size() == 4u);
 }
 
+BOOST_AUTO_TEST_CASE(empty_split_round_trips) {
+  // URMP's small instruments can leave a split empty: 0 x T x F is a valid array.
+  dsae_test::temp_dir tmp("ds_empty");
+  auto f = small_features();
+  f["test"] = xt::zeros<float>({std::size_t(0), std::size_t(4), std::size_t(2)});
+  dd::write_dataset(tmp.path, {{"instruments", {"violin", "trumpet"}}}, f, small_items());
+  const auto ds = dd::load_dataset(tmp.path);
+  BOOST_TEST(ds.split("test").features.shape(0) == 0u);
+  BOOST_TEST(ds.split("test").features.shape(1) == 4u);
+  BOOST_TEST(ds.split("test").labels.empty());
+}
+
 BOOST_AUTO_TEST_CASE(refuses_to_overwrite_without_flag) {
   dsae_test::temp_dir tmp("ds_ow");
   dd::write_dataset(tmp.path, {{"instruments", {"violin", "trumpet"}}}, small_features(), small_items());
