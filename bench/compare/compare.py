@@ -64,6 +64,7 @@ def parse(argv):
     ap.add_argument("--T", type=int, default=251)
     ap.add_argument("--F", type=int, default=80)
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per run before it is killed")
+    ap.add_argument("--from-runs", help="do not run: re-summarise a runs.json written earlier")
     args = ap.parse_args(argv)
     names = list(CONFIGS) if args.configs == "all" else [c.strip() for c in args.configs.split(",") if c.strip()]
     bad = [c for c in names if c not in CONFIGS]
@@ -81,7 +82,7 @@ def parse(argv):
     if not args.ours_list or not args.torch_list:
         ap.error("need at least one setting per side")
     args.exe = args.exe or os.path.join(args.build, "bench", "compare", "dsae_step_bench")
-    if not os.access(args.exe, os.X_OK):
+    if not args.from_runs and not os.access(args.exe, os.X_OK):
         ap.error(f"{args.exe} is not an executable: build the target dsae_step_bench first")
     return args
 
@@ -131,7 +132,7 @@ def summarise(runs, names, args):
                 if not rs:
                     continue
                 meds = [r["median_ms"] for r in rs]
-                cands.append(dict(setting=s, median_ms=statistics.median(meds), lo=min(meds), hi=max(meds),
+                cands.append(dict(setting=s, median_ms=statistics.median(meds), lo=min(meds), hi=max(meds), best=min(meds),
                                   rounds=len(rs), peak_rss_mb=max(r["peak_rss_mb"] for r in rs),
                                   all_settings=None))
             cands.sort(key=lambda c: c["median_ms"])
@@ -143,19 +144,30 @@ def summarise(runs, names, args):
                          ours_ms=o["median_ms"], ours_range=[o["lo"], o["hi"]], ours_setting=o["setting"],
                          ours_all=o["all_settings"], torch_ms=t["median_ms"], torch_range=[t["lo"], t["hi"]],
                          torch_setting=t["setting"], torch_all=t["all_settings"], speedup=t["median_ms"] / o["median_ms"],
+                         ours_best_ms=o_best(runs, name, args), torch_best_ms=t_best(runs, name, args),
+                         speedup_best=t_best(runs, name, args) / o_best(runs, name, args),
                          ours_rss_mb=o["peak_rss_mb"], torch_rss_mb=t["peak_rss_mb"], rounds=o["rounds"],
                          load_median=statistics.median(loads)))
     return rows
 
 
+def t_best(runs, name, args):
+    return min(r["median_ms"] for r in runs if r["impl"] == "torch" and r["config"] == name)
+
+
+def o_best(runs, name, args):
+    return min(r["median_ms"] for r in runs if r["impl"] == "dsae" and r["config"] == name)
+
+
 def markdown(rows):
     out = ["| configuration | ours median ms (range, setting) | PyTorch median ms (range, setting) | torch/ours |"
-           " peak RSS ours / torch MB | load |",
-           "|---|---|---|---|---|---|"]
+           " best run ours / torch ms | torch/ours (best runs) | peak RSS ours / torch MB | load |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['description']} | {r['ours_ms']:.0f} ({r['ours_range'][0]:.0f}-{r['ours_range'][1]:.0f}, "
                    f"{r['ours_setting']}) | {r['torch_ms']:.0f} ({r['torch_range'][0]:.0f}-{r['torch_range'][1]:.0f}, "
-                   f"{r['torch_setting']}) | **{r['speedup']:.2f}x** | {r['ours_rss_mb']:.0f} / {r['torch_rss_mb']:.0f} |"
+                   f"{r['torch_setting']}) | **{r['speedup']:.2f}x** | {r['ours_best_ms']:.0f} / {r['torch_best_ms']:.0f} |"
+                   f" {r['speedup_best']:.2f}x | {r['ours_rss_mb']:.0f} / {r['torch_rss_mb']:.0f} |"
                    f" {r['load_median']:.1f} |")
     return "\n".join(out)
 
@@ -164,6 +176,12 @@ def main(argv=None):
     args = parse(argv)
     os.makedirs(args.out, exist_ok=True)
     runs = []
+    if args.from_runs:
+        with open(args.from_runs) as f:
+            runs = json.load(f)["runs"]
+        have = {r["config"] for r in runs}
+        args.config_names = [c for c in args.config_names if c in have]
+        args.rounds = 0
     print(f"configs {args.config_names}, {args.rounds} rounds, ours {args.ours_list}, torch {args.torch_list}",
           flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,6 +215,7 @@ def main(argv=None):
     with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         keys = ["config", "description", "ours_ms", "ours_setting", "torch_ms", "torch_setting", "speedup",
+                "ours_best_ms", "torch_best_ms", "speedup_best",
                 "ours_rss_mb", "torch_rss_mb", "rounds", "load_median"]
         w.writerow(keys)
         for r in rows:
