@@ -42,7 +42,10 @@ CONFIGS = {
     "ts2-full-z16": ("TS-DSAE stage 2, full q, Z=16", dict(method="ts-dsae", stage=2, q="full", z=16), True),
 }
 
-OURS_SETTINGS = {"omp1": {"OMP_NUM_THREADS": "1"}, "omp2": {"OMP_NUM_THREADS": "2"}}
+# env, extra arguments. omp2e1: 2 OpenMP threads for the library's own splitting, Eigen's
+# internal GEMM threading off (it forks a team for every small per-time-step LSTM product).
+OURS_SETTINGS = {"omp1": ({"OMP_NUM_THREADS": "1"}, []), "omp2": ({"OMP_NUM_THREADS": "2"}, []),
+                 "omp2e1": ({"OMP_NUM_THREADS": "2"}, ["--eigen-threads", "1"])}
 TORCH_SETTINGS = {"t1b2": ["--threads", "1", "--blas-threads", "2"],
                   "t1b1": ["--threads", "1", "--blas-threads", "1"]}
 
@@ -99,8 +102,8 @@ def run_one(impl, setting, name, args, tmp):
     out_json = os.path.join(tmp, f"{impl}-{setting}-{name}.json")
     env = dict(os.environ)
     if impl == "dsae":
-        env.update(OURS_SETTINGS[setting])
-        cmd = [args.exe] + common_args(cfg, args, slow) + ["--json", out_json]
+        env.update(OURS_SETTINGS[setting][0])
+        cmd = [args.exe] + common_args(cfg, args, slow) + OURS_SETTINGS[setting][1] + ["--json", out_json]
     else:
         env.pop("OMP_NUM_THREADS", None)
         cmd = ["/usr/bin/python3", TORCH_BENCH] + common_args(cfg, args, slow) \
@@ -116,7 +119,7 @@ def run_one(impl, setting, name, args, tmp):
     rec = dict(impl=impl, setting=setting, config=name, median_ms=r["median_ms"], mean_ms=r["mean_ms"],
                min_ms=r["min_ms"], max_ms=r.get("max_ms"), peak_rss_mb=r["peak_rss_mb"], steps=len(r["times_ms"]),
                times_ms=r["times_ms"], wall_s=wall, load_before=load_before[0], load_after=os.getloadavg()[0])
-    print(f"  {impl:5s} {setting:5s} {name:13s} median {rec['median_ms']:9.1f} ms  rss {rec['peak_rss_mb']:6.0f} MB"
+    print(f"  {impl:5s} {setting:6s} {name:13s} median {rec['median_ms']:9.1f} ms  rss {rec['peak_rss_mb']:6.0f} MB"
           f"  load {load_before[0]:.1f}", flush=True)
     return rec
 

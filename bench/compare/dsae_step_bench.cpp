@@ -5,7 +5,8 @@
 //       --z 16 --batch 128 --T 251 --F 80 --steps 10 --warmup 2 [--json out.json]
 //
 // Prints one JSON object {median_ms, mean_ms, min_ms, max_ms, peak_rss_mb, ...}
-// on stdout. Threads: OpenMP's (OMP_NUM_THREADS, default all cores).
+// on stdout. Threads: OpenMP's (OMP_NUM_THREADS, default all cores); Eigen's
+// own GEMM threading follows it unless --eigen-threads caps it.
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -25,7 +26,8 @@ using dsae::bench::step_options;
   std::cerr << "dsae_step_bench: " << why << "\n"
             << "usage: dsae_step_bench [--method dsae|dsae-f|ts-dsae-noreg|ts-dsae] [--q factorised|full]\n"
                "       [--decoder factorised|richer] [--stage 1|2] [--z N] [--v N] [--batch N] [--T N] [--F N]\n"
-               "       [--steps N] [--warmup N] [--seed N] [--json FILE]\n";
+               "       [--steps N] [--warmup N] [--seed N] [--eigen-threads N] [--json FILE]\n"
+               "--eigen-threads caps Eigen's own GEMM threading (default: OpenMP's thread count).\n";
   std::exit(2);
 }
 
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = int(to_int(a, v, 0));
     else if (a == "--seed") o.seed = std::uint64_t(to_int(a, v, 0));
     else if (a == "--json") json_path = v;
+    else if (a == "--eigen-threads") Eigen::setNbThreads(int(to_int(a, v, 1)));
     else usage("unknown option " + a);
   }
   if (o.stage != 1 && o.stage != 2) usage("--stage must be 1 or 2");
@@ -101,7 +104,7 @@ int main(int argc, char** argv) {
   js << "{\"impl\": \"dsae\", \"method\": \"" << o.method << "\", \"stage\": " << o.stage << ", \"q\": \"" << o.q
      << "\", \"decoder\": \"" << o.decoder << "\", \"z\": " << o.z << ", \"v\": " << o.v << ", \"batch\": " << o.batch
      << ", \"T\": " << o.T << ", \"F\": " << o.F << ", \"steps\": " << o.steps << ", \"warmup\": " << o.warmup
-     << ", \"threads\": " << dsae::detail::max_threads() << ", \"trainable_params\": " << r.trainable_params
+     << ", \"threads\": " << dsae::detail::max_threads() << ", \"eigen_threads\": " << Eigen::nbThreads() << ", \"trainable_params\": " << r.trainable_params
      << ", \"median_ms\": " << median << ", \"mean_ms\": " << mean << ", \"min_ms\": " << s.front()
      << ", \"max_ms\": " << s.back() << ", \"peak_rss_mb\": " << double(ru.ru_maxrss) / 1024.0
      << ", \"final_loss\": " << r.final_loss << ", \"loadavg_after\": [" << load[0] << ", " << load[1] << ", "

@@ -139,10 +139,14 @@ void BM_mlp_fwd(benchmark::State& st) {
 }
 
 // ---- (c) one LSTM layer forward + backward ----------------------------------------
+// eigen_par = 0 pins Eigen's own GEMM parallelism to 1 thread (Eigen::setNbThreads(1))
+// while OpenMP keeps `threads`: the per-time-step (B x H) x (H x 4H) products are
+// large enough for Eigen to fork an OpenMP team of its own on every step.
 void BM_lstm_layer_fwd_bwd(benchmark::State& st) {
   const index_t D = st.range(0), H = st.range(1);
   const int threads = int(st.range(2));
   set_threads(threads);
+  if (st.range(3) == 0) Eigen::setNbThreads(1);
   const index_t T = 251, Bn = 128, R = T * Bn;
   dsae::parameters<B> p;
   dsae::nn::lstm_layer<B> layer(p, "lstm", "l0", D, H, false, dsae::group::transition);
@@ -191,14 +195,18 @@ BENCHMARK(BM_mlp_fwd_bwd)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_lstm_layer_fwd_bwd)
-    ->ArgNames({"in", "hidden", "threads"})
-    ->Args({16, 32, 1})
-    ->Args({16, 32, 2})
-    ->Args({32, 32, 1})
-    ->Args({32, 32, 2})
-    ->Args({16, 64, 1})
-    ->Args({16, 64, 2})
-    ->Args({96, 64, 2})
+    ->ArgNames({"in", "hidden", "threads", "eigen_par"})
+    ->Args({16, 32, 1, 1})
+    ->Args({16, 32, 2, 1})
+    ->Args({16, 32, 2, 0})
+    ->Args({32, 32, 1, 1})
+    ->Args({32, 32, 2, 1})
+    ->Args({32, 32, 2, 0})
+    ->Args({16, 64, 1, 1})
+    ->Args({16, 64, 2, 1})
+    ->Args({16, 64, 2, 0})
+    ->Args({96, 64, 2, 1})
+    ->Args({96, 64, 2, 0})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
