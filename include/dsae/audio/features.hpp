@@ -198,7 +198,7 @@ class log_mel {
     check_length(L);
     const std::size_t T = frames(L), F = bins();
     xt::xtensor<float, 3> out = xt::zeros<float>({N, T, F});
-    int nt = 1;
+    [[maybe_unused]] int nt = 1;
 #ifdef _OPENMP
     nt = threads > 0 ? threads : omp_get_max_threads();
 #else

@@ -249,7 +249,7 @@ inline xt::xtensor<float, 2> render_melodies(const std::vector<std::vector<int>>
   if (n == 0) return out;
   std::exception_ptr error;
   std::mutex error_mutex;
-  int nthreads = 1;
+  [[maybe_unused]] int nthreads = 1;
 #ifdef _OPENMP
   nthreads = threads > 0 ? threads : omp_get_max_threads();
   nthreads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), n));

@@ -274,7 +274,7 @@ inline build_report build_dataset(const build_options& o) {
 
   std::exception_ptr error;
   std::mutex error_mutex;
-  int nt = 1;
+  [[maybe_unused]] int nt = 1;
 #ifdef _OPENMP
   nt = o.threads > 0 ? o.threads : omp_get_max_threads();
 #endif

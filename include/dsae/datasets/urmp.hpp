@@ -141,7 +141,7 @@ inline report build_dataset(const options& o) {
   std::vector<char> bad(tracks.size(), 0);
   std::vector<std::string> bad_reason(tracks.size());
   std::vector<double> peak(tracks.size(), 0.0);
-  int nt = 1;
+  [[maybe_unused]] int nt = 1;
 #ifdef _OPENMP
   nt = o.threads > 0 ? o.threads : omp_get_max_threads();
 #endif
