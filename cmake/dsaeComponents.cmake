@@ -1,7 +1,7 @@
 # Opt-in components of dsae, defined as IMPORTED INTERFACE targets so the same
 # file serves the build tree and an installed package (dsaeConfig includes it).
 # A component exists only when its dependencies are found.
-#   dsae::xtensor  xtensor/xtl arrays, .npy I/O, datasets
+#   dsae::xtensor  xtensor/xtl arrays, .npy I/O, datasets (+ nlohmann_json manifests)
 #   dsae::audio    FluidSynth, libsndfile, libsamplerate, FFTW3 (audio + datasets)
 #   dsae::thrust   Thrust backend on the OMP device system (g++)
 #   dsae::cuda     Thrust backend on CUDA + cuBLAS (nvcc)
@@ -9,9 +9,11 @@ set(DSAE_COMPONENT_TARGETS "")
 
 find_package(xtl QUIET)
 find_package(xtensor QUIET)
-if(xtensor_FOUND AND NOT TARGET dsae::xtensor)
+find_package(nlohmann_json 3 QUIET)
+if(xtensor_FOUND AND nlohmann_json_FOUND AND NOT TARGET dsae::xtensor)
+  # Datasets carry a JSON manifest, hence nlohmann_json.
   add_library(dsae::xtensor INTERFACE IMPORTED GLOBAL)
-  target_link_libraries(dsae::xtensor INTERFACE dsae::dsae xtensor)
+  target_link_libraries(dsae::xtensor INTERFACE dsae::dsae xtensor nlohmann_json::nlohmann_json)
 endif()
 
 find_package(PkgConfig QUIET)

@@ -77,6 +77,7 @@ struct cpu {
   // reduction into a fixed number of chunks (not the thread count), so the sum
   // is the same for any thread count.
   static void gemm(ref C, cref A, bool ta, cref B, bool tb, T alpha, T beta) {
+    single_threaded_eigen();
     const index_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
     const double flops = 2.0 * double(M) * double(N) * double(K);
     if (ta && K >= 4096 && flops > 4e6) {
@@ -121,6 +122,109 @@ struct cpu {
     each_rows(dy.rows(), dy.cols(), [&](index_t r0, index_t n) {
       dy.middleRows(r0, n).array() *= T(1) - y.middleRows(r0, n).array().square();
     });
+  }
+
+  // ---- fused frame-wise tanh MLP (optional op; see nn/mlp.hpp) ---------------
+  // One layer of a tanh MLP as the fused kernels see it: weight (out x in),
+  // bias (1 x out), activation buffer H (N x out), and for the backward the
+  // gradient buffers of weight and bias (accumulated; null = frozen).
+  struct mlp_layer {
+    const T* w;
+    const T* b;
+    T* h;
+    T* dw;
+    T* db;
+    index_t in, out;
+  };
+  // H_0 = tanh(x W_0^T + b_0), H_l = tanh(H_{l-1} W_l^T + b_l): all layers of a
+  // block of 256 frames before the next block, so activations stay in cache,
+  // and one parallel region for the whole pass.
+  static void mlp_tanh_forward(const T* x, index_t N, const std::vector<mlp_layer>& L) {
+    using cmap = Eigen::Map<const tensor>;
+    using map = Eigen::Map<tensor>;
+    const index_t in0 = L.front().in;
+    double cost = 0;
+    for (const auto& l : L) cost += 2.0 * double(l.in * l.out);
+    detail::parallel_rows(N, cost, [&](index_t r0, index_t n) {
+      for (index_t b0 = r0; b0 < r0 + n; b0 += block) {
+        const index_t nb = std::min(block, r0 + n - b0);
+        const T* in = x + b0 * in0;
+        index_t din = in0;
+        for (const auto& l : L) {
+          map H(l.h + b0 * l.out, nb, l.out);
+          H.noalias() = cmap(in, nb, din) * cmap(l.w, l.out, l.in).transpose();
+          H.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(l.b, l.out);
+          H = H.array().tanh();
+          in = l.h + b0 * l.out;
+          din = l.out;
+        }
+      }
+    });
+  }
+  // VJP of mlp_tanh_forward. dy: gradient w.r.t. the last H (N x out_L). dx
+  // (N x in_0, overwritten) may be null. Weight/bias gradients accumulate per
+  // fixed chunk of frames and are summed in chunk order, so the result does
+  // not depend on the thread count.
+  static void mlp_tanh_backward(const T* x, index_t N, const std::vector<mlp_layer>& L, const T* dy, T* dx) {
+    using cmap = Eigen::Map<const tensor>;
+    using map = Eigen::Map<tensor>;
+    constexpr index_t chunks = 8;
+    const size_t nl = L.size();
+    auto& parts = mlp_parts();
+    parts.resize(chunks * nl);
+    for (index_t c = 0; c < chunks; ++c)
+      for (size_t k = 0; k < nl; ++k) {
+        auto& P = parts[size_t(c) * nl + k];
+        resize(P, L[k].out, L[k].in + 1);  // [dW | db]
+        P.setZero();
+      }
+    index_t wmax = 0;
+    for (const auto& l : L) wmax = std::max({wmax, l.in, l.out});
+    double cost = 0;
+    for (const auto& l : L) cost += 6.0 * double(l.in * l.out);
+    detail::parallel_rows(chunks, cost * double(N) / chunks, [&](index_t c0, index_t cn) {
+      tensor d(block, wmax), dprev(block, wmax);
+      for (index_t c = c0; c < c0 + cn; ++c) {
+        const index_t e0 = N * c / chunks, e1 = N * (c + 1) / chunks;
+        for (index_t b0 = e0; b0 < e1; b0 += block) {
+          const index_t nb = std::min(block, e1 - b0);
+          const auto& last = L.back();
+          auto D = d.topLeftCorner(nb, last.out);
+          D = cmap(dy + b0 * last.out, nb, last.out).array() *
+              (T(1) - cmap(last.h + b0 * last.out, nb, last.out).array().square());
+          for (size_t k = nl; k-- > 0;) {
+            const auto& l = L[k];
+            auto Dk = d.topLeftCorner(nb, l.out);
+            const T* in = k == 0 ? x + b0 * l.in : L[k - 1].h + b0 * l.in;
+            auto& P = parts[size_t(c) * nl + k];
+            if (l.dw) {
+              P.leftCols(l.in).noalias() += Dk.transpose() * cmap(in, nb, l.in);
+              P.col(l.in) += Dk.colwise().sum().transpose();
+            }
+            if (k == 0 && !dx) break;
+            auto Dp = dprev.topLeftCorner(nb, l.in);
+            Dp.noalias() = Dk * cmap(l.w, l.out, l.in);
+            if (k == 0) {
+              map(dx + b0 * l.in, nb, l.in) = Dp;
+            } else {
+              d.topLeftCorner(nb, l.in) =
+                  Dp.array() * (T(1) - cmap(L[k - 1].h + b0 * l.in, nb, l.in).array().square());
+            }
+          }
+        }
+      }
+    });
+    for (size_t k = 0; k < nl; ++k) {
+      const auto& l = L[k];
+      if (!l.dw) continue;
+      map dW(l.dw, l.out, l.in);
+      Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> db(l.db, l.out);
+      for (index_t c = 0; c < chunks; ++c) {
+        const auto& P = parts[size_t(c) * nl + k];
+        dW += P.leftCols(l.in);
+        db += P.col(l.in);
+      }
+    }
   }
 
   // ---- LSTM cell (gate order i, f, g, o) -------------------------------------
@@ -333,6 +437,17 @@ struct cpu {
   }
 
  private:
+  // The backend splits work across threads itself, with few coarse parallel
+  // regions; Eigen's own GEMM threading would fork a team for every
+  // mid-sized product (e.g. each LSTM step), which is slow and, on a loaded
+  // machine, catastrophic. Set once, process-wide.
+  static void single_threaded_eigen() {
+    static const bool once = [] {
+      Eigen::setNbThreads(1);
+      return true;
+    }();
+    (void)once;
+  }
   template <class F>
   static void each_rows(index_t rows, index_t cols, F&& f) {
     detail::parallel_rows(rows, double(cols), f);
@@ -357,6 +472,11 @@ struct cpu {
     if (beta == T(0)) C.setZero();
     else if (beta != T(1)) C *= beta;
     for (index_t c = 0; c < chunks; ++c) C += alpha * part_of(c);
+  }
+  static constexpr index_t block = 256;  // frames per cache block of the fused MLP
+  static std::vector<tensor>& mlp_parts() {
+    static std::vector<tensor> p;
+    return p;
   }
   static std::vector<tensor>& shared_parts() {
     static std::vector<tensor> p;

@@ -284,7 +284,11 @@ class sequential_vae {
   void backward(const batch_type& b) {
     unchecked_inputs off;
     // Which gradients are needed: through frozen modules only where a
-    // trainable module lies upstream (autograd semantics).
+    // trainable module lies upstream. Frozen means requires_grad = False, as
+    // in the authors' code: with factorised q nothing trainable feeds the
+    // local encoder, so stage-1 KL_z gives no gradient (spec); with full q
+    // (which reads v) gradients pass through the frozen encoder into v.
+    // docs/models.md discusses the choice.
     const bool need_v = m_params.trainable(group::global_encoder);
     const bool need_zstats = m_params.trainable(group::local_encoder) || (Local<B>::uses_v && need_v);
     const bool train_prior = m_params.trainable(group::transition);

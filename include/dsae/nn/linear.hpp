@@ -60,6 +60,14 @@ class linear {
 
   param_id weight() const { return m_w; }
   param_id bias() const { return m_b; }
+  bool trainable() const { return m_p->trainable(m_w); }
+  // Raw access for fused backend kernels (nn/mlp.hpp).
+  const T* weight_data() const { return m_p->value(m_w).data(); }
+  const T* bias_data() const { return m_p->value(m_b).data(); }
+  T* weight_grad_data() const { return m_p->grad(m_w).data(); }
+  T* bias_grad_data() const { return m_p->grad(m_b).data(); }
+  // Throws like forward() would on a wrong, empty or non-finite input.
+  void check_input(const tensor& x) const { check(x); }
 
  private:
   void check(const tensor& x) const {

@@ -34,6 +34,17 @@ class mlp {
   const tensor& forward(state& s, const tensor& x) const {
     s.lin.resize(m_layers.size());
     s.dpre.resize(m_layers.size());
+    if constexpr (has_fused) {
+      // Backends with a fused kernel run all layers block by block.
+      m_layers.front().check_input(x);  // later widths match by construction
+      s.lin[0].x = &x;
+      for (size_t k = 0; k < m_layers.size(); ++k) {
+        B::resize(s.lin[k].y, x.rows(), m_layers[k].out_size());
+        if (k > 0) s.lin[k].x = &s.lin[k - 1].y;
+      }
+      B::mlp_tanh_forward(x.data(), x.rows(), fused_layers(s));
+      return s.lin.back().y;
+    }
     const tensor* h = &x;
     for (size_t k = 0; k < m_layers.size(); ++k) {
       m_layers[k].forward(s.lin[k], *h);
@@ -44,6 +55,13 @@ class mlp {
   }
 
   const tensor* backward(state& s, const tensor& dy, bool need_dx) const {
+    if constexpr (has_fused) {
+      check_shape("mlp", "output gradient", B::shape(dy), B::shape(s.lin.back().y));
+      tensor& dx = s.dpre[0];
+      if (need_dx) B::resize(dx, dy.rows(), in_size());
+      B::mlp_tanh_backward(s.lin[0].x->data(), dy.rows(), fused_layers(s), dy.data(), need_dx ? dx.data() : nullptr);
+      return need_dx ? &dx : nullptr;
+    }
     const tensor* g = &dy;
     for (size_t k = m_layers.size(); k-- > 0;) {
       tensor& d = s.dpre[k];
@@ -56,6 +74,22 @@ class mlp {
   }
 
  private:
+  static constexpr bool has_fused = requires(std::vector<typename B::mlp_layer> l, const T* p, T* q) {
+    B::mlp_tanh_forward(p, index_t(0), l);
+    B::mlp_tanh_backward(p, index_t(0), l, p, q);
+  };
+  std::vector<typename B::mlp_layer> fused_layers(state& s) const
+    requires has_fused
+  {
+    std::vector<typename B::mlp_layer> L(m_layers.size());
+    for (size_t k = 0; k < m_layers.size(); ++k) {
+      const auto& l = m_layers[k];
+      const bool tr = l.trainable();
+      L[k] = {l.weight_data(), l.bias_data(), s.lin[k].y.data(), tr ? l.weight_grad_data() : nullptr,
+              tr ? l.bias_grad_data() : nullptr, l.in_size(), l.out_size()};
+    }
+    return L;
+  }
   std::vector<linear<B>> m_layers;
 };
 
