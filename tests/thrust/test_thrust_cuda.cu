@@ -10,6 +10,7 @@
 
 #include "test_ops.cpp"
 #include "test_modules.cpp"
+#include "test_model.cpp"
 
 int main(int argc, char** argv) {
   int n = 0;

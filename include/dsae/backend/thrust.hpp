@@ -21,6 +21,8 @@
 #include <thrust/device_vector.h>
 #include <thrust/host_vector.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -220,6 +222,59 @@ struct thrust_backend {
     gemm(b, cref(ones(Y.rows()), 1, Y.rows(), Y.rows()), false, Y, false, T(1), beta);
   }
 
+  // ---- fused frame-wise tanh MLP (the optional op of nn/mlp.hpp) -------------
+  // Same contract as cpu<T>::mlp_layer / mlp_tanh_forward / mlp_tanh_backward:
+  // raw device pointers; weight (out x in), bias (1 x out), activations H
+  // (N x out), gradient buffers accumulated (null = frozen). Here "fused" is
+  // the per-layer sequence GEMM -> bias -> tanh (on CUDA every step is a
+  // device kernel, so there is no cache blocking to gain on the host side).
+  struct mlp_layer {
+    const T* w;
+    const T* b;
+    T* h;
+    T* dw;
+    T* db;
+    index_t in, out;
+  };
+  // H_0 = tanh(x W_0^T + b_0), H_l = tanh(H_{l-1} W_l^T + b_l).
+  static void mlp_tanh_forward(const T* x, index_t N, const std::vector<mlp_layer>& L) {
+    const T* in = x;
+    for (const auto& l : L) {
+      ref H(l.h, N, l.out, l.out);
+      gemm(H, cref(in, N, l.in, l.in), false, cref(l.w, l.out, l.in, l.in), true, T(1), T(0));
+      add_row(H, cref(l.b, 1, l.out, l.out));
+      tanh_inplace(H);
+      in = l.h;
+    }
+  }
+  // VJP of mlp_tanh_forward: dy is the gradient w.r.t. the last H (N x out_L);
+  // dx (N x in_0) is overwritten when not null.
+  static void mlp_tanh_backward(const T* x, index_t N, const std::vector<mlp_layer>& L, const T* dy, T* dx) {
+    index_t wmax = 0;
+    for (const auto& l : L) wmax = std::max({wmax, l.in, l.out});
+    T* d = workspace(0, N * wmax);
+    T* dprev = workspace(1, N * wmax);
+    const auto& last = L.back();
+    copy(ref(d, N, last.out, last.out), cref(dy, N, last.out, last.out));
+    tanh_backward(ref(d, N, last.out, last.out), cref(last.h, N, last.out, last.out));
+    for (size_t k = L.size(); k-- > 0;) {
+      const auto& l = L[k];
+      const ref D(d, N, l.out, l.out);
+      const cref in(k == 0 ? x : L[k - 1].h, N, l.in, l.in);
+      if (l.dw) {
+        gemm(ref(l.dw, l.out, l.in, l.in), D, true, in, false, T(1), T(1));
+        sum_rows(ref(l.db, 1, l.out, l.out), D, T(1));
+      }
+      if (k == 0 && !dx) break;
+      const ref Dp(k == 0 ? dx : dprev, N, l.in, l.in);
+      gemm(Dp, D, false, cref(l.w, l.out, l.in, l.in), false, T(1), T(0));
+      if (k > 0) {
+        tanh_backward(Dp, cref(L[k - 1].h, N, l.in, l.in));
+        std::swap(d, dprev);
+      }
+    }
+  }
+
   // ---- activations ----------------------------------------------------------
   static void tanh_inplace(ref y) { launch(y.size(), detail::thrust_k::tanh_f<T>{y.v()}); }
   static void tanh_backward(ref dy, cref y) {  // dy *= 1 - y^2
@@ -382,6 +437,15 @@ struct thrust_backend {
     static auto* buf = new thrust::device_vector<T>();
     if (index_t(buf->size()) < n) buf->assign(size_t(n), T(1));
     return thrust::raw_pointer_cast(buf->data());
+  }
+
+  // Device scratch buffer `slot` of at least n elements (grown, never shrunk
+  // or freed; see ones()).
+  static T* workspace(int slot, index_t n) {
+    static auto* bufs = new std::array<thrust::device_vector<T>, 2>();
+    auto& b = (*bufs)[size_t(slot)];
+    if (index_t(b.size()) < n) b.resize(size_t(n));
+    return thrust::raw_pointer_cast(b.data());
   }
 
   static void check_rows(const char* op, index_t have, index_t r0, index_t n) {

@@ -31,6 +31,11 @@
 
 namespace dsae::detail::thrust_k {
 
+// On host device systems (OMP/CPP) an op over fewer elements than this runs
+// as a plain loop on the calling thread: forking a team per LSTM step costs
+// more than the step (and much more on a loaded machine).
+inline constexpr index_t host_serial_below = index_t(1) << 15;
+
 // Applies f to every index in [0, n).
 template <class F>
 void launch(index_t n, const F& f) {
@@ -38,6 +43,10 @@ void launch(index_t n, const F& f) {
 #if DSAE_THRUST_CUDA
   thrust::for_each_n(thrust::cuda::par_nosync, thrust::counting_iterator<index_t>(0), n, f);
 #else
+  if (n < host_serial_below) {
+    for (index_t i = 0; i < n; ++i) f(i);
+    return;
+  }
   thrust::for_each_n(thrust::device, thrust::counting_iterator<index_t>(0), n, f);
 #endif
 }
@@ -46,6 +55,13 @@ void launch(index_t n, const F& f) {
 template <class R, class F>
 R reduce(index_t n, const F& f) {
   if (n <= 0) return R(0);
+#if !DSAE_THRUST_CUDA
+  if (n < host_serial_below) {
+    R acc = R(0);
+    for (index_t i = 0; i < n; ++i) acc += f(i);
+    return acc;
+  }
+#endif
   return thrust::transform_reduce(thrust::device, thrust::counting_iterator<index_t>(0),
                                   thrust::counting_iterator<index_t>(n), f, R(0), thrust::plus<R>());
 }
@@ -67,6 +83,12 @@ inline cublasHandle_t cublas() {
   static cublasHandle_t h = [] {
     cublasHandle_t x = nullptr;
     cublas_check(cublasCreate(&x), "cublasCreate");
+    // The stream Thrust launches on, so GEMMs and element kernels stay ordered.
+#ifdef CUDA_API_PER_THREAD_DEFAULT_STREAM
+    cublas_check(cublasSetStream(x, cudaStreamPerThread), "cublasSetStream");
+#else
+    cublas_check(cublasSetStream(x, cudaStreamLegacy), "cublasSetStream");
+#endif
     return x;
   }();
   return h;
