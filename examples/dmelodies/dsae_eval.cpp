@@ -1,0 +1,541 @@
+// dsae-eval: evaluates one trained run (docs/evaluation.md, spec/evaluation.md).
+//
+//   dsae-eval --run RUN_DIR --data DIR [--wav-examples 3] [--rpa-items 40] [--seed 0]
+//
+// Reads RUN_DIR/config.json (method, q, decoder, z, v) to pick the variant, loads
+// RUN_DIR/best.safetensors and writes RUN_DIR/eval.json with:
+//   - the swap protocol (LDA on training-set posterior means of v, instrument labels;
+//     macro F1 pre / post-global / post-local). Reconstructions decode the SAMPLED z_i
+//     and v_i of one posterior draw (seeded); swaps decode the same sampled z with the
+//     partner's posterior MEAN of v; every re-inference is a posterior mean of v.
+//     With two or more octaves in the data, the same protocol with octave labels.
+//   - reconstruction MSE on log-mel over the validation set, from the sampled latents
+//     (recon_mse) and from posterior means (recon_mse_posterior_mean).
+//   - Frechet distance between Gaussian fits of "logmel-frame-stats" embeddings (per clip,
+//     mean and std over time of each log-mel bin: 2 x 80 = 160-d) of real vs reconstructed
+//     validation clips. This is NOT VGGish / FAD: numbers are not comparable to the paper's.
+//   - raw pitch accuracy on the first --rpa-items validation items: log-mel -> audio by
+//     exp + inverse mel + Griffin-Lim (audio/features.hpp), F0 by the "yin-dsae-v1" tracker
+//     (audio/pitch.hpp; the paper used CREPE). References: the resynthesised input i for
+//     pre-swap and global swap, the resynthesised partner j(i) for the local swap.
+// and renders into RUN_DIR/examples/: for the first --wav-examples items, WAVs and log-mel
+// .npy of input / reconstruction / global swap / local swap, a spectrogram PNG per item,
+// and a Fig. 7-like grid (one source, three targets of other global factors) via plots.py.
+#include <CLI/CLI.hpp>
+#include <dsae/audio/features.hpp>
+#include <dsae/audio/pitch.hpp>
+#include <dsae/audio/wav.hpp>
+#include <dsae/data/dataset.hpp>
+#include <dsae/data/npy.hpp>
+#include <dsae/dsae.hpp>
+#include <dsae/eval/eval.hpp>
+#include <nlohmann/json.hpp>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+#ifndef DSAE_PLOTS_PY
+#define DSAE_PLOTS_PY ""
+#endif
+
+namespace fs = std::filesystem;
+using namespace dsae;
+
+namespace {
+
+struct cli_options {
+  std::string run, data, python = "/usr/bin/python3", plots = DSAE_PLOTS_PY;
+  index_t wav_examples = 3, rpa_items = 40, batch = 128;
+  std::uint64_t seed = 0;
+  bool no_png = false;
+};
+
+struct run_config {
+  std::string method, q, decoder;
+  index_t z = 16, v = 16;
+};
+
+run_config read_config(const fs::path& run) {
+  const fs::path p = run / "config.json";
+  std::ifstream in(p);
+  if (!in) throw std::runtime_error(p.string() + ": cannot open (is --run a dsae-train run folder?)");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    throw std::runtime_error(p.string() + ": not valid JSON: " + e.what());
+  }
+  run_config c;
+  try {
+    c.method = j.at("method");
+    c.q = j.value("q", std::string("factorised"));
+    c.decoder = j.value("decoder", std::string("factorised"));
+    c.z = j.at("z");
+    c.v = j.value("v", index_t(16));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(p.string() + ": missing or invalid field: " + e.what());
+  }
+  return c;
+}
+
+// Rows of the N x T x F feature array as one item each.
+struct item_set {
+  const xt::xtensor<float, 3>* a = nullptr;
+  index_t count() const { return index_t(a->shape()[0]); }
+  index_t frames() const { return index_t(a->shape()[1]); }
+  index_t features() const { return index_t(a->shape()[2]); }
+  const float* item(index_t i) const { return a->data() + i * frames() * features(); }
+};
+
+// Per-clip "logmel-frame-stats": mean and (population) std over time of every bin.
+Eigen::VectorXd frame_stats(const float* x, index_t T, index_t F) {
+  Eigen::VectorXd e = Eigen::VectorXd::Zero(2 * F);
+  for (index_t f = 0; f < F; ++f) {
+    double s = 0, s2 = 0;
+    for (index_t t = 0; t < T; ++t) s += x[t * F + f];
+    const double m = s / double(T);
+    for (index_t t = 0; t < T; ++t) s2 += (x[t * F + f] - m) * (x[t * F + f] - m);
+    e(f) = m;
+    e(F + f) = std::sqrt(s2 / double(T));
+  }
+  return e;
+}
+
+xt::xtensor<float, 2> as_xt(const std::vector<float>& v, index_t T, index_t F) {
+  xt::xtensor<float, 2> out = xt::zeros<float>({std::size_t(T), std::size_t(F)});
+  std::copy(v.begin(), v.end(), out.data());
+  return out;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string r = "'";
+  for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return r + "'";
+}
+
+template <class Model>
+class evaluator {
+ public:
+  using B = typename Model::backend_type;
+  using tensor = typename B::tensor;
+  using batch_type = model::sequence_batch<B>;
+
+  evaluator(Model& m, index_t batch) : m_model(m), m_batch(batch) {}
+
+  // Time-major batch of the given items of `s`.
+  batch_type make_batch(const item_set& s, std::span<const std::size_t> idx) const {
+    const index_t n = index_t(idx.size()), T = s.frames(), F = s.features();
+    batch_type b;
+    b.frames = T;
+    b.x.resize(T * n, F);
+    b.lengths.assign(size_t(n), T);
+    for (index_t j = 0; j < n; ++j) {
+      const float* src = s.item(index_t(idx[size_t(j)]));
+      for (index_t t = 0; t < T; ++t)
+        for (index_t f = 0; f < F; ++f) b.x(t * n + j, f) = src[t * F + f];
+    }
+    b.finalize();
+    return b;
+  }
+  // Batch from a time-major (T*n) x F tensor (decoder output).
+  static batch_type batch_of(const tensor& x, index_t n) {
+    batch_type b;
+    b.frames = x.rows() / n;
+    b.x = x;
+    b.lengths.assign(size_t(n), b.frames);
+    b.finalize();
+    return b;
+  }
+  Eigen::MatrixXd vmean_of(const batch_type& b) {
+    return m_model.posterior_v_mean(b).template cast<double>();
+  }
+  // Posterior v-means of all items of s, N x V.
+  Eigen::MatrixXd all_vmeans(const item_set& s) {
+    const index_t N = s.count();
+    Eigen::MatrixXd out(N, m_model.sizes().v_dim);
+    for (index_t s0 = 0; s0 < N; s0 += m_batch) {
+      const index_t n = std::min(m_batch, N - s0);
+      std::vector<std::size_t> idx(static_cast<std::size_t>(n));
+      for (index_t j = 0; j < n; ++j) idx[size_t(j)] = std::size_t(s0 + j);
+      out.middleRows(s0, n) = vmean_of(make_batch(s, idx));
+    }
+    return out;
+  }
+
+  Model& m_model;
+  index_t m_batch;
+};
+
+template <class Model>
+int run(const cli_options& o, const run_config& rc) {
+  using B = typename Model::backend_type;
+  using tensor = typename B::tensor;
+  const auto t_start = std::chrono::steady_clock::now();
+  const fs::path run_dir(o.run), ex_dir = run_dir / "examples";
+  const fs::path weights = run_dir / "best.safetensors";
+  if (!fs::exists(weights)) throw std::runtime_error(weights.string() + " does not exist (has the run trained?)");
+  const auto ds = data::load_dataset(o.data);
+  const item_set tr{&ds.train().features}, va{&ds.val().features};
+  const index_t T = va.frames(), F = va.features(), Nv = va.count();
+  model::model_sizes s;
+  s.x_dim = F;
+  s.z_dim = rc.z;
+  s.v_dim = rc.v;
+  Model m(s, 831);
+  train::load_weights(weights, m);
+  const index_t Z = rc.z, V = rc.v;
+  evaluator<Model> ev(m, o.batch);
+
+  auto labels_of = [](const data::split_data& sp, int which) {
+    std::vector<int> y(sp.size());
+    for (std::size_t i = 0; i < sp.size(); ++i)
+      y[i] = which < 0 ? sp.labels[i].instrument_id : sp.labels[i].factors[size_t(which)];
+    return y;
+  };
+  const std::vector<int> ytr = labels_of(ds.train(), -1), yva = labels_of(ds.val(), -1);
+
+  // 1. Training v-means (LDA input).
+  const Eigen::MatrixXd vtr = ev.all_vmeans(tr);
+
+  // 2. One posterior draw per validation item (sampled z, v), plus the posterior means.
+  std::vector<Eigen::MatrixXf> zs(static_cast<std::size_t>(Nv));       // T x Z per item (sampled)
+  Eigen::MatrixXf vs(Nv, V), vmean(Nv, V);            // sampled v, posterior mean of v
+  std::vector<std::vector<float>> recon(static_cast<std::size_t>(Nv));  // T x F per item (sampled latents)
+  double se_sample = 0, se_mean = 0;
+  for (index_t s0 = 0, step = 0; s0 < Nv; s0 += o.batch, ++step) {
+    const index_t n = std::min(o.batch, Nv - s0);
+    std::vector<std::size_t> idx(static_cast<std::size_t>(n));
+    for (index_t j = 0; j < n; ++j) idx[size_t(j)] = std::size_t(s0 + j);
+    auto b = ev.make_batch(va, idx);
+    m.evaluate(b, o.seed + 1000, std::uint32_t(step));
+    const tensor zsamp = m.last_z_sample(), vsamp = m.last_v_sample();
+    const tensor vm = m.posterior_v_mean(b);
+    const tensor zm = m.posterior_z_mean(b, vm);
+    const tensor xs = m.decode(zsamp, vsamp, &b.mask, n);
+    for (index_t j = 0; j < n; ++j) {
+      const index_t i = s0 + j;
+      zs[size_t(i)].resize(T, Z);
+      recon[size_t(i)].resize(size_t(T * F));
+      for (index_t t = 0; t < T; ++t) {
+        zs[size_t(i)].row(t) = zsamp.row(t * n + j);
+        for (index_t f = 0; f < F; ++f) {
+          const float y = xs(t * n + j, f);
+          recon[size_t(i)][size_t(t * F + f)] = y;
+          const double d = double(y) - double(b.x(t * n + j, f));
+          se_sample += d * d;
+        }
+      }
+      vs.row(i) = vsamp.row(j);
+      vmean.row(i) = vm.row(j);
+    }
+    const tensor xm = m.decode(zm, vm, &b.mask, n);
+    se_mean += double((xm - b.x).squaredNorm());
+  }
+  const double recon_mse = se_sample / double(Nv * T * F), recon_mse_mean = se_mean / double(Nv * T * F);
+
+  // decode(z of item a[r], v-mean of item c[r]) for a batch, as a time-major tensor.
+  auto decode_pairs = [&](std::span<const std::size_t> a, std::span<const std::size_t> c) -> tensor {
+    const index_t n = index_t(a.size());
+    tensor z(T * n, Z), v(n, V);
+    for (index_t r = 0; r < n; ++r) {
+      for (index_t t = 0; t < T; ++t) z.row(t * n + r) = zs[a[size_t(r)]].row(t);
+      v.row(r) = vmean.row(index_t(c[size_t(r)]));
+    }
+    return m.decode(z, v, nullptr, n);
+  };
+  auto swap_cb = eval::swap_callbacks::from_decoder(
+      [&](std::span<const std::size_t> i) {
+        const index_t n = index_t(i.size());
+        tensor x(T * n, F);
+        for (index_t r = 0; r < n; ++r)
+          for (index_t t = 0; t < T; ++t)
+            for (index_t f = 0; f < F; ++f) x(t * n + r, f) = recon[i[size_t(r)]][size_t(t * F + f)];
+        return ev.vmean_of(ev.batch_of(x, n));
+      },
+      [&](std::span<const std::size_t> zf, std::span<const std::size_t> vf) {
+        const tensor x = decode_pairs(zf, vf);
+        return ev.vmean_of(ev.batch_of(x, index_t(zf.size())));
+      });
+
+  // 3. Swap protocol with instrument labels (and octave labels when octaves vary).
+  const auto sw = eval::swap_protocol(vtr, ytr, yva, o.seed, swap_cb, std::size_t(o.batch));
+  nlohmann::json out;
+  out["run"] = fs::absolute(run_dir).string();
+  out["data"] = fs::absolute(o.data).string();
+  out["variant"] = Model::variant_name();
+  out["method"] = rc.method;
+  out["q"] = rc.q;
+  out["decoder"] = rc.decoder;
+  out["z"] = rc.z;
+  out["v"] = rc.v;
+  out["eval_seed"] = o.seed;
+  out["weights"] = weights.string();
+  out["n_train"] = tr.count();
+  out["n_val"] = Nv;
+  out["f1_pre"] = sw.f1_pre;
+  out["f1_global"] = sw.f1_global;
+  out["f1_local"] = sw.f1_local;
+  out["swap_latents"] = "reconstruction: sampled z_i, sampled v_i (one seeded draw); swaps: sampled z, posterior "
+                        "mean of v; re-inference: posterior mean of v";
+  {
+    const auto oct = labels_of(ds.val(), 1);
+    const auto oct_tr = labels_of(ds.train(), 1);
+    if (std::set<int>(oct.begin(), oct.end()).size() >= 2 && oct.front() >= 0) {
+      const auto so = eval::swap_protocol(vtr, oct_tr, oct, o.seed + 1, swap_cb, std::size_t(o.batch));
+      out["octave"] = {{"f1_pre", so.f1_pre}, {"f1_global", so.f1_global}, {"f1_local", so.f1_local}};
+    }
+  }
+  out["recon_mse"] = recon_mse;
+  out["recon_mse_posterior_mean"] = recon_mse_mean;
+  out["recon_mse_note"] = "mean squared error per log-mel bin over the validation set; recon_mse decodes the "
+                          "sampled latents, recon_mse_posterior_mean the posterior means";
+
+  // 4. Frechet distance between Gaussian fits of logmel-frame-stats embeddings.
+  {
+    Eigen::MatrixXd er(Nv, 2 * F), ex(Nv, 2 * F);
+    for (index_t i = 0; i < Nv; ++i) {
+      er.row(i) = frame_stats(va.item(i), T, F).transpose();
+      ex.row(i) = frame_stats(recon[size_t(i)].data(), T, F).transpose();
+    }
+    out["frechet"] = eval::frechet_distance(er, ex);
+    out["frechet_embedding"] = "logmel-frame-stats";
+    out["frechet_note"] = "per clip mean and std over time of each of the 80 log-mel bins (160-d), real vs "
+                          "reconstructed validation clips; NOT VGGish, so not comparable with the paper's FAD";
+  }
+
+  // 5. Raw pitch accuracy on the first rpa_items validation items (Griffin-Lim + YIN).
+  const index_t K = std::min(o.rpa_items, Nv);
+  const index_t E = std::min(o.wav_examples, Nv);
+  const index_t KE = std::max(K, E);
+  // Log-mels to resynthesise, per item k < KE: input i, recon, global, local, input j.
+  std::vector<std::array<std::vector<float>, 5>> mels(static_cast<std::size_t>(KE));
+  {
+    std::vector<std::size_t> a(static_cast<std::size_t>(KE)), c(static_cast<std::size_t>(KE));
+    for (index_t k = 0; k < KE; ++k) {
+      a[size_t(k)] = std::size_t(k);
+      c[size_t(k)] = sw.partner[size_t(k)];
+    }
+    for (index_t s0 = 0; s0 < KE; s0 += o.batch) {
+      const index_t n = std::min(o.batch, KE - s0);
+      std::span<const std::size_t> sa(a.data() + s0, size_t(n)), sc(c.data() + s0, size_t(n));
+      const tensor xg = decode_pairs(sa, sc);
+      const tensor xl = decode_pairs(sc, sa);
+      for (index_t r = 0; r < n; ++r) {
+        const index_t k = s0 + r, j = index_t(c[size_t(k)]);
+        auto& mk = mels[size_t(k)];
+        mk[0].assign(va.item(k), va.item(k) + T * F);
+        mk[1] = recon[size_t(k)];
+        mk[2].resize(size_t(T * F));
+        mk[3].resize(size_t(T * F));
+        for (index_t t = 0; t < T; ++t)
+          for (index_t f = 0; f < F; ++f) {
+            mk[2][size_t(t * F + f)] = xg(t * n + r, f);
+            mk[3][size_t(t * F + f)] = xl(t * n + r, f);
+          }
+        mk[4].assign(va.item(j), va.item(j) + T * F);
+      }
+    }
+  }
+  std::vector<std::array<std::vector<float>, 5>> wave(static_cast<std::size_t>(KE));
+  std::vector<std::array<std::vector<double>, 5>> f0(static_cast<std::size_t>(KE));
+  const audio::pitch_config pcfg;
+  const auto t_gl = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(dynamic, 1)
+  for (index_t w = 0; w < KE * 5; ++w) {
+    const index_t k = w / 5, c = w % 5;
+    audio::griffin_lim_config gl;
+    gl.seed = std::uint64_t(o.seed);
+    auto y = audio::log_mel_to_audio(as_xt(mels[size_t(k)][size_t(c)], T, F), {}, gl);
+    f0[size_t(k)][size_t(c)] = audio::track_pitch(y, pcfg).f0_hz;
+    wave[size_t(k)][size_t(c)] = std::move(y);
+  }
+  const double gl_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_gl).count();
+  auto vec = [](const std::vector<double>& v) { return Eigen::Map<const Eigen::VectorXd>(v.data(), index_t(v.size())); };
+  double rpa[3] = {0, 0, 0};
+  nlohmann::json rpa_items = nlohmann::json::array();
+  for (index_t k = 0; k < K; ++k) {
+    const auto& c = f0[size_t(k)];
+    const double p = eval::raw_pitch_accuracy(vec(c[0]), vec(c[1]));
+    const double g = eval::raw_pitch_accuracy(vec(c[0]), vec(c[2]));
+    const double l = eval::raw_pitch_accuracy(vec(c[4]), vec(c[3]));
+    rpa[0] += p;
+    rpa[1] += g;
+    rpa[2] += l;
+    rpa_items.push_back({{"item", k}, {"partner", sw.partner[size_t(k)]}, {"pre", p}, {"global", g}, {"local", l}});
+  }
+  if (K > 0) {
+    out["rpa_pre"] = rpa[0] / double(K);
+    out["rpa_global"] = rpa[1] / double(K);
+    out["rpa_local"] = rpa[2] / double(K);
+  }
+  out["rpa_items"] = K;
+  out["rpa_per_item"] = rpa_items;
+  out["pitch_tracker"] = audio::pitch_estimator_name;
+  out["rpa_note"] = "mean over items of mir_eval-style raw pitch accuracy (50 cents); audio resynthesised from "
+                    "log-mel by exp + NNLS inverse mel + Griffin-Lim (32 it., momentum 0.99); reference: "
+                    "resynthesised input i (pre, global) or partner j(i) (local); the paper used CREPE";
+  out["griffin_lim_seconds"] = gl_secs;
+
+  // 6. Examples: WAVs, log-mel .npy and PNGs.
+  nlohmann::json examples = nlohmann::json::array();
+  std::vector<std::string> pngs;
+  if (E > 0) {
+    fs::create_directories(ex_dir);
+    const char* names[5] = {"input", "recon", "global_swap", "local_swap", "partner"};
+    for (index_t k = 0; k < E; ++k) {
+      const std::string stem = "item" + std::to_string(k) + "_";
+      nlohmann::json e = {{"item", k}, {"partner", sw.partner[size_t(k)]},
+                          {"instrument", ds.val().labels[size_t(k)].instrument},
+                          {"partner_instrument", ds.val().labels[sw.partner[size_t(k)]].instrument}};
+      std::string npys;
+      for (int c = 0; c < 5; ++c) {
+        auto y = wave[size_t(k)][size_t(c)];
+        float peak = 0;
+        for (float a : y) peak = std::max(peak, std::abs(a));
+        if (peak > 0)
+          for (float& a : y) a *= 0.9f / peak;
+        const fs::path wav = ex_dir / (stem + names[c] + ".wav"), npy = ex_dir / (stem + names[c] + ".npy");
+        audio::write_wav_mono(wav.string(), y, 16000);
+        data::save_npy<2>(npy.string(), as_xt(mels[size_t(k)][size_t(c)], T, F));
+        e[std::string(names[c]) + "_wav"] = wav.string();
+        if (c < 4) npys += " " + shell_quote(npy.string());
+      }
+      const fs::path png = ex_dir / (stem + "spectrograms.png");
+      if (!o.no_png && !o.plots.empty()) {
+        const std::string cmd = shell_quote(o.python) + " " + shell_quote(o.plots) + " spectrograms --npy" + npys +
+                                " --titles input reconstruction 'global swap' 'local swap' --out " +
+                                shell_quote(png.string()) + " >/dev/null 2>&1";
+        if (std::system(cmd.c_str()) == 0) {
+          e["png"] = png.string();
+          pngs.push_back(png.string());
+        } else {
+          std::fprintf(stderr, "dsae-eval: warning: plots.py spectrograms failed for %s\n", png.c_str());
+        }
+      }
+      examples.push_back(e);
+    }
+    // Fig. 7-like grid: source item 0 with three targets whose global factors differ.
+    const auto& L = ds.val().labels;
+    auto key = [&](index_t i) { return std::pair<int, int>(L[size_t(i)].instrument_id, L[size_t(i)].factors[1]); };
+    std::vector<std::size_t> targets;
+    std::set<std::pair<int, int>> seen{key(0)};
+    for (index_t i = 1; i < Nv && targets.size() < 3; ++i)
+      if (seen.insert(key(i)).second) targets.push_back(std::size_t(i));
+    for (index_t i = 1; i < Nv && targets.size() < 3; ++i)  // fewer than 4 combinations
+      if (key(i) != key(0) && std::find(targets.begin(), targets.end(), std::size_t(i)) == targets.end())
+        targets.push_back(std::size_t(i));
+    if (!targets.empty()) {
+      std::vector<std::size_t> src(targets.size(), 0);
+      const tensor xg = decode_pairs(src, targets);
+      const index_t n = index_t(targets.size());
+      std::string npys = " " + shell_quote((ex_dir / "item0_input.npy").string()), titles = " source";
+      nlohmann::json grid = nlohmann::json::array();
+      std::vector<std::vector<float>> gm(targets.size());
+      for (index_t r = 0; r < n; ++r) {
+        gm[size_t(r)].resize(size_t(T * F));
+        for (index_t t = 0; t < T; ++t)
+          for (index_t f = 0; f < F; ++f) gm[size_t(r)][size_t(t * F + f)] = xg(t * n + r, f);
+      }
+      std::vector<std::vector<float>> ga(targets.size());
+#pragma omp parallel for schedule(dynamic, 1)
+      for (index_t r = 0; r < n; ++r) {
+        audio::griffin_lim_config gl;
+        gl.seed = std::uint64_t(o.seed);
+        ga[size_t(r)] = audio::log_mel_to_audio(as_xt(gm[size_t(r)], T, F), {}, gl);
+      }
+      for (index_t r = 0; r < n; ++r) {
+        const index_t ti = index_t(targets[size_t(r)]);
+        auto y = ga[size_t(r)];
+        float peak = 0;
+        for (float a : y) peak = std::max(peak, std::abs(a));
+        if (peak > 0)
+          for (float& a : y) a *= 0.9f / peak;
+        const std::string stem = "fig7_target" + std::to_string(r + 1);
+        const fs::path wav = ex_dir / (stem + ".wav"), npy = ex_dir / (stem + ".npy");
+        audio::write_wav_mono(wav.string(), y, 16000);
+        data::save_npy<2>(npy.string(), as_xt(gm[size_t(r)], T, F));
+        const std::string title = L[size_t(ti)].instrument + (L[size_t(ti)].factors[1] >= 0
+                                                                 ? " oct" + std::to_string(4 + L[size_t(ti)].factors[1])
+                                                                 : std::string());
+        npys += " " + shell_quote(npy.string());
+        titles += " " + shell_quote("v of " + title);
+        grid.push_back({{"target_item", ti}, {"target", title}, {"wav", wav.string()}, {"npy", npy.string()}});
+      }
+      const fs::path png = ex_dir / "fig7_grid.png";
+      nlohmann::json g = {{"source_item", 0}, {"source_wav", (ex_dir / "item0_input.wav").string()}, {"targets", grid}};
+      if (!o.no_png && !o.plots.empty()) {
+        const std::string cmd = shell_quote(o.python) + " " + shell_quote(o.plots) + " spectrograms --npy" + npys +
+                                " --titles" + titles + " --out " + shell_quote(png.string()) + " >/dev/null 2>&1";
+        if (std::system(cmd.c_str()) == 0) {
+          g["png"] = png.string();
+          pngs.push_back(png.string());
+        } else {
+          std::fprintf(stderr, "dsae-eval: warning: plots.py spectrograms failed for %s\n", png.c_str());
+        }
+      }
+      out["fig7"] = g;
+    }
+  }
+  out["examples"] = examples;
+  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const fs::path tmp = run_dir / "eval.json.tmp";
+  std::ofstream(tmp) << out.dump(2) << '\n';
+  fs::rename(tmp, run_dir / "eval.json");
+  std::printf("%s z=%lld: F1 pre %.3f global %.3f local %.3f | recon MSE %.4f | Frechet(%s) %.3f | RPA(%s, %lld items) "
+              "%.3f %.3f %.3f | %.1f s\n",
+              rc.method.c_str(), (long long)rc.z, sw.f1_pre, sw.f1_global, sw.f1_local, recon_mse,
+              "logmel-frame-stats", double(out["frechet"]), audio::pitch_estimator_name, (long long)K,
+              K ? rpa[0] / K : 0.0, K ? rpa[1] / K : 0.0, K ? rpa[2] / K : 0.0, double(out["seconds"]));
+  return 0;
+}
+
+template <template <class> class Local, template <class> class Decoder>
+int dispatch_method(const cli_options& o, const run_config& c) {
+  using B = cpu<float>;
+  if (c.method == "dsae") return run<model::variant<B, Local, Decoder, model::policy::dsae>>(o, c);
+  if (c.method == "dsae-f") return run<model::variant<B, Local, Decoder, model::policy::dsae_f>>(o, c);
+  if (c.method == "ts-dsae-noreg") return run<model::variant<B, Local, Decoder, model::policy::ts_dsae_noreg>>(o, c);
+  if (c.method == "ts-dsae") return run<model::variant<B, Local, Decoder, model::policy::ts_dsae>>(o, c);
+  throw std::runtime_error("config.json: unknown method '" + c.method + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dsae-eval: swap-protocol F1, reconstruction, Frechet and RPA of one trained run"};
+  cli_options o;
+  app.add_option("--run", o.run, "run folder written by dsae-train")->required();
+  app.add_option("--data", o.data, "dataset folder the run was trained on")->required();
+  app.add_option("--wav-examples", o.wav_examples, "validation items rendered to WAV/PNG")->check(CLI::NonNegativeNumber);
+  app.add_option("--rpa-items", o.rpa_items, "validation items for raw pitch accuracy (Griffin-Lim is slow)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", o.batch)->check(CLI::PositiveNumber);
+  app.add_option("--seed", o.seed, "seed of the posterior draw and the swap pairing");
+  app.add_option("--python", o.python, "python with numpy + matplotlib (for plots.py)");
+  app.add_option("--plots", o.plots, "path of plots.py");
+  app.add_flag("--no-png", o.no_png, "skip the spectrogram PNGs");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const run_config c = read_config(o.run);
+    const bool full = c.q == "full", rich = c.decoder == "richer";
+    if (c.q != "full" && c.q != "factorised") throw std::runtime_error("config.json: unknown q '" + c.q + "'");
+    if (c.decoder != "richer" && c.decoder != "factorised")
+      throw std::runtime_error("config.json: unknown decoder '" + c.decoder + "'");
+    if (full && rich) return dispatch_method<model::full_local_encoder, model::richer_decoder>(o, c);
+    if (full) return dispatch_method<model::full_local_encoder, model::factorised_decoder>(o, c);
+    if (rich) return dispatch_method<model::factorised_local_encoder, model::richer_decoder>(o, c);
+    return dispatch_method<model::factorised_local_encoder, model::factorised_decoder>(o, c);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dsae-eval: error: %s\n", e.what());
+    return 2;
+  }
+}
