@@ -99,8 +99,13 @@ struct cpu {
 
   // Y[r, :] += b for every row (b is 1 x cols).
   static void add_row(ref Y, cref b) {
-    each_rows(Y.rows(), Y.cols(), [&](index_t r0, index_t n) {
-      Y.middleRows(r0, n).rowwise() += b.row(0);
+    const index_t c = Y.cols();
+    const T* bp = b.data();
+    each_rows(Y.rows(), c, [&](index_t r0, index_t n) {
+      for (index_t r = r0; r < r0 + n; ++r) {
+        T* y = Y.row(r).data();
+        for (index_t j = 0; j < c; ++j) y[j] += bp[j];  // contiguous: vectorised
+      }
     });
   }
   // b = beta * b + sum over rows of Y (b is 1 x cols).
@@ -153,8 +158,7 @@ struct cpu {
         for (const auto& l : L) {
           map H(l.h + b0 * l.out, nb, l.out);
           H.noalias() = cmap(in, nb, din) * cmap(l.w, l.out, l.in).transpose();
-          H.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(l.b, l.out);
-          H = H.array().tanh();
+          H = (H.rowwise() + Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(l.b, l.out)).array().tanh();
           in = l.h + b0 * l.out;
           din = l.out;
         }
