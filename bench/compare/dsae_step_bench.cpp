@@ -5,8 +5,9 @@
 //       --z 16 --batch 128 --T 251 --F 80 --steps 10 --warmup 2 [--json out.json]
 //
 // Prints one JSON object {median_ms, mean_ms, min_ms, max_ms, peak_rss_mb, ...}
-// on stdout. Threads: OpenMP's (OMP_NUM_THREADS, default all cores); Eigen's
-// own GEMM threading follows it unless --eigen-threads caps it.
+// on stdout. Threads: OpenMP's (OMP_NUM_THREADS, default all cores). Eigen's
+// own GEMM threading is set by the backend (off since b1d26de); --eigen-threads
+// only matters for older library versions.
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -27,7 +28,8 @@ using dsae::bench::step_options;
             << "usage: dsae_step_bench [--method dsae|dsae-f|ts-dsae-noreg|ts-dsae] [--q factorised|full]\n"
                "       [--decoder factorised|richer] [--stage 1|2] [--z N] [--v N] [--batch N] [--T N] [--F N]\n"
                "       [--steps N] [--warmup N] [--seed N] [--eigen-threads N] [--json FILE]\n"
-               "--eigen-threads caps Eigen's own GEMM threading (default: OpenMP's thread count).\n";
+               "--eigen-threads sets Eigen's own GEMM threading before the first step; the cpu backend\n"
+               "  (since b1d26de) sets it to 1 on its first GEMM, so only older libraries honour N > 1.\n";
   std::exit(2);
 }
 
