@@ -78,10 +78,13 @@ class mlp {
     B::mlp_tanh_forward(p, index_t(0), l);
     B::mlp_tanh_backward(p, index_t(0), l, p, q);
   };
-  std::vector<typename B::mlp_layer> fused_layers(state& s) const
+  // A member template, so that a backend without the fused op never names
+  // BB::mlp_layer (the op-by-op path is used instead).
+  template <class BB = B>
+  std::vector<typename BB::mlp_layer> fused_layers(state& s) const
     requires has_fused
   {
-    std::vector<typename B::mlp_layer> L(m_layers.size());
+    std::vector<typename BB::mlp_layer> L(m_layers.size());
     for (size_t k = 0; k < m_layers.size(); ++k) {
       const auto& l = m_layers[k];
       const bool tr = l.trainable();
