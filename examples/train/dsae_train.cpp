@@ -9,13 +9,20 @@
 // docs/data.md); a single .npy (N x T x F float32) is split 80/20 (seeded).
 // RUN_DIR receives config.json, metrics.jsonl, checkpoint.safetensors,
 // best.safetensors and, at the end, final.json.
+//
+// Exit status: 0 done (final.json written), 2 error, 75 stopped by SIGUSR1 or
+// SIGTERM (e.g. sbatch --signal=B:USR1@120, preemption): the checkpoint was
+// written at the next step boundary; rerun with --resume to continue, with the
+// same result as an uninterrupted run.
 #include <CLI/CLI.hpp>
 #include <dsae/data/dataset.hpp>
 #include <dsae/data/npy.hpp>
 #include <dsae/dsae.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +32,19 @@ namespace fs = std::filesystem;
 using namespace dsae;
 
 namespace {
+
+// Graceful stop: the handler only sets the flag; the trainer checks it between steps.
+constexpr int exit_stopped = 75;  // EX_TEMPFAIL: "try again" (with --resume)
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is set from a signal handler");
+void on_stop_signal(int) { g_stop.store(true); }
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 struct cli_options {
   std::string data, method = "ts-dsae", q = "factorised", decoder = "factorised", out;
@@ -135,6 +155,7 @@ int run(const cli_options& o) {
   to.reshuffle = o.reshuffle;
   to.out_dir = o.out;
   to.verbose = !o.quiet;
+  to.stop = &g_stop;
   train::trainer<Model> t(m, to);
   if (o.resume) {
     t.resume();
@@ -147,6 +168,11 @@ int run(const cli_options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = t.fit(tr, va);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (r.stopped) {
+    std::printf("stopped by a signal after step %llu; %s holds the checkpoint: rerun with --resume (exit %d)\n",
+                (unsigned long long)t.state().step, o.out.c_str(), exit_stopped);
+    return exit_stopped;
+  }
   nlohmann::json fin = {{"variant", Model::variant_name()},
                         {"best_epoch", r.best_epoch},
                         {"best_val_loss", r.best_val},
@@ -195,7 +221,9 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", o.resume, "continue the interrupted run in --out");
   app.add_flag("--overwrite", o.overwrite, "replace the run in --out");
   app.add_flag("--quiet", o.quiet, "no per-epoch progress lines");
+  app.footer("Exit status: 0 done, 2 error, 75 stopped by SIGUSR1/SIGTERM (checkpoint written; rerun with --resume).");
   CLI11_PARSE(app, argc, argv);
+  install_stop_handlers();
   try {
     const bool full = o.q == "full", rich = o.decoder == "richer";
     if (full && rich) return dispatch_method<model::full_local_encoder, model::richer_decoder>(o);

@@ -15,11 +15,17 @@
 //     improved, one JSON line in metrics.jsonl, one progress line.
 //   * Resuming from checkpoint.safetensors continues bit-identically: noise is
 //     counter-based on (seed, step), batch order on (seed, epoch).
+//   * Graceful stop: when *options.stop becomes true (a signal handler sets it),
+//     fit() writes the checkpoint at the next step boundary, mid-epoch if need
+//     be (metadata partial_batches + partial_train), and returns with
+//     fit_result::stopped; resume() then continues that epoch bit-identically.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 #include "../model/sequential_vae.hpp"
@@ -40,12 +46,15 @@ struct trainer_options {
   bool verbose = true;
   // Called after every epoch with (epoch, train terms, validation terms).
   std::function<void(index_t, const model::loss_terms&, const model::loss_terms&)> on_epoch;
+  // Checked before every optimiser step (may be set from a signal handler).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct fit_result {
   index_t epochs_run = 0, best_epoch = -1;
   double best_val = 0;
   bool early_stopped = false;
+  bool stopped = false;  // *options.stop was seen: checkpoint written, run not finished
 };
 
 template <class Model>
@@ -66,7 +75,9 @@ class trainer {
 
   // Continues from out_dir/checkpoint.safetensors.
   void resume() {
-    m_state = load_checkpoint(checkpoint_path(), m_model, m_opt);
+    std::map<std::string, std::string> meta;
+    m_state = load_checkpoint(checkpoint_path(), m_model, m_opt, &meta);
+    m_partial = partial_epoch::from(meta, checkpoint_path());
   }
 
   int stage_of(index_t epoch) const {
@@ -91,7 +102,26 @@ class trainer {
       m_state.stage = stage;
       const auto order = m_o.reshuffle ? permutation(train.count, {m_o.seed, 11, std::uint32_t(epoch)}) : fixed_order;
       model::loss_terms tr{}, va{};
-      for (index_t b0 = 0; b0 < train.count; b0 += m_o.batch_size) {
+      index_t first_b0 = 0;
+      if (m_partial.batches > 0) {  // resuming a stopped epoch
+        first_b0 = m_partial.batches * m_o.batch_size;
+        tr = m_partial.train;
+        m_partial = {};
+      }
+      for (index_t b0 = first_b0; b0 < train.count; b0 += m_o.batch_size) {
+        if (m_o.stop && m_o.stop->load()) {
+          if (!m_o.out_dir.empty())
+            save_checkpoint(checkpoint_path(), m_model, m_opt, m_state, partial_epoch{b0 / m_o.batch_size, tr}.meta());
+          if (m_o.verbose) {
+            std::printf("stopped on request in epoch %lld before batch %lld (step %llu); checkpoint written\n",
+                        (long long)epoch + 1, (long long)(b0 / m_o.batch_size), (unsigned long long)m_state.step);
+            std::fflush(stdout);
+          }
+          r.stopped = true;
+          r.best_epoch = m_state.best_epoch;
+          r.best_val = m_state.best_val;
+          return r;
+        }
         const index_t n = std::min(m_o.batch_size, train.count - b0);
         train.batch_into(batch, order.data() + b0, n);
         const auto l = m_model.train_step(batch, m_o.seed, std::uint32_t(m_state.step));
@@ -150,6 +180,40 @@ class trainer {
   static std::vector<index_t> permutation(index_t n, prob::noise_key key) { return model::random_permutation(n, key); }
 
  private:
+  // A stopped epoch: batches already done and their weighted train terms
+  // (kept as checkpoint metadata, exact to the last bit via %a).
+  struct partial_epoch {
+    index_t batches = 0;
+    model::loss_terms train{};
+    std::map<std::string, std::string> meta() const {
+      const double v[8] = {train.loss, train.recon, train.kl_z, train.kl_v,
+                           train.swap[0], train.swap[1], train.swap[2], train.swap[3]};
+      std::string s;
+      char b[40];
+      for (double x : v) {
+        std::snprintf(b, sizeof b, "%s%a", s.empty() ? "" : " ", x);
+        s += b;
+      }
+      return {{"partial_batches", std::to_string(batches)}, {"partial_train", s}};
+    }
+    static partial_epoch from(const std::map<std::string, std::string>& meta, const std::filesystem::path& src) {
+      partial_epoch p;
+      const auto nb = meta.find("partial_batches"), tr = meta.find("partial_train");
+      if (nb == meta.end()) return p;
+      double v[8];
+      long long nbatches = -1;
+      const bool ok = tr != meta.end() &&
+                      std::sscanf(tr->second.c_str(), "%la %la %la %la %la %la %la %la", v, v + 1, v + 2, v + 3, v + 4,
+                                  v + 5, v + 6, v + 7) == 8 &&
+                      std::sscanf(nb->second.c_str(), "%lld", &nbatches) == 1 && nbatches >= 0;
+      if (!ok) throw std::runtime_error("checkpoint '" + src.string() + "': bad partial-epoch metadata");
+      p.batches = index_t(nbatches);
+      p.train.loss = v[0], p.train.recon = v[1], p.train.kl_z = v[2], p.train.kl_v = v[3];
+      for (int k = 0; k < 4; ++k) p.train.swap[size_t(k)] = v[4 + k];
+      return p;
+    }
+  };
+
   static void accumulate(model::loss_terms& acc, const model::loss_terms& l, double w) {
     acc.loss += w * l.loss;
     acc.recon += w * l.recon;
@@ -183,6 +247,7 @@ class trainer {
   trainer_options m_o;
   adam<B> m_opt;
   training_state m_state;
+  partial_epoch m_partial;
 };
 
 }  // namespace dsae::train

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""dsae-train graceful stop: SIGUSR1 (what `sbatch --signal=B:USR1@N` sends) and SIGTERM
+(a time limit, preemption) make it write its checkpoint at the next step boundary and exit
+with status 75; --resume then finishes the run bit-identically to an uninterrupted one
+(weights, optimiser state, training state, best checkpoint, every metrics.jsonl value but
+the timings), including an epoch stopped in the middle.
+
+Exit 0 on success, 77 (ctest: skipped) when numpy is missing, 1 on failure.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+try:
+    import numpy as np
+except ImportError:
+    print("SKIPPED: numpy not importable")
+    sys.exit(77)
+
+EXIT_STOPPED = 75
+ap = argparse.ArgumentParser()
+ap.add_argument("--exe", required=True)
+ap.add_argument("--work", required=True)
+args = ap.parse_args()
+shutil.rmtree(args.work, ignore_errors=True)
+os.makedirs(args.work)
+W = lambda *p: os.path.join(args.work, *p)  # noqa: E731
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    return {k: data[base + v["data_offsets"][0]: base + v["data_offsets"][1]]
+            for k, v in header.items() if k != "__metadata__"}, header.get("__metadata__", {})
+
+
+def metrics(run):
+    rows = [json.loads(line) for line in open(W(run, "metrics.jsonl")).read().splitlines()]
+    for r in rows:
+        r.pop("seconds")
+    return rows
+
+
+# Many small steps per epoch (batch 2 over 48 training sequences), so that a signal lands
+# mid-epoch far more often than between epochs.
+rng = np.random.default_rng(1)
+N, T, F = 60, 12, 8
+inst = rng.integers(0, 2, N)
+x = (rng.normal(size=(N, T, F)) * 0.3 + inst[:, None, None] * np.linspace(-1, 1, F)).astype(np.float32)
+np.save(W("toy.npy"), x)
+EPOCHS = 5
+CMD = [args.exe, "--data", W("toy.npy"), "--method", "ts-dsae", "--z", "3", "--v", "2", "--batch", "2",
+       "--stage1-epochs", "2", "--patience", "50", "--seed", "5", "--epochs", str(EPOCHS)]
+
+# 1. Uninterrupted.
+t0 = time.time()
+r = subprocess.run(CMD + ["--out", W("a")], capture_output=True, text=True)
+check(r.returncode == 0, f"uninterrupted run exits 0 (got {r.returncode}) in {time.time() - t0:.1f} s")
+
+
+def interrupt(sig, after_lines, extra):
+    """Starts dsae-train, sends `sig` once metrics.jsonl has `after_lines` lines; returns (rc, stdout)."""
+    p = subprocess.Popen(CMD + ["--out", W("b")] + extra, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    sent = False
+    while time.time() < deadline and p.poll() is None:
+        try:
+            n = len(open(W("b", "metrics.jsonl")).read().splitlines())
+        except FileNotFoundError:
+            n = 0
+        if n >= after_lines:
+            time.sleep(0.05)  # into the epoch
+            p.send_signal(sig)
+            sent = True
+            break
+        time.sleep(0.003)
+    out, _ = p.communicate(timeout=300)
+    check(sent, f"{sig.name} sent after {after_lines} epoch(s)")
+    return p.returncode, out
+
+
+partials = []
+for sig, after, extra in ((signal.SIGUSR1, 2, []), (signal.SIGTERM, 3, ["--resume"])):
+    rc, out = interrupt(sig, after, extra)
+    check(rc == EXIT_STOPPED, f"{sig.name}: dsae-train exits {EXIT_STOPPED} (got {rc})")
+    check("stopped" in out and "--resume" in out, f"{sig.name}: the stop is reported: "
+          + next((ln for ln in out.splitlines() if ln.startswith("stopped")), "(no line)"))
+    check(not os.path.exists(W("b", "final.json")), f"{sig.name}: no final.json for a stopped run")
+    _, meta = read_safetensors(W("b", "checkpoint.safetensors"))
+    done = len(metrics("b"))
+    check(int(meta.get("next_epoch", -1)) == done, f"{sig.name}: checkpoint at epoch {meta.get('next_epoch')} "
+          f"= epochs in metrics.jsonl ({done})")
+    partials.append(int(meta.get("partial_batches", 0)))
+    print(f"     stopped in epoch {done + 1} before batch {partials[-1]} of 24, step {meta.get('step')}")
+check(any(b > 0 for b in partials), f"at least one stop fell mid-epoch (batches {partials})")
+
+# 3. Resume to the end.
+r = subprocess.run(CMD + ["--out", W("b"), "--resume"], capture_output=True, text=True)
+check(r.returncode == 0 and "resuming" in r.stdout, f"final resume exits 0 (got {r.returncode})")
+ta, ma = read_safetensors(W("a", "checkpoint.safetensors"))
+tb, mb = read_safetensors(W("b", "checkpoint.safetensors"))
+diff = [k for k in ta if ta[k] != tb.get(k)]
+check(ta.keys() == tb.keys() and not diff, f"final checkpoint bit-identical to the uninterrupted run (differs: {diff[:5]})")
+check(ma == mb, "same checkpoint metadata (training state; no partial-epoch keys left)")
+check(read_safetensors(W("a", "best.safetensors"))[0] == read_safetensors(W("b", "best.safetensors"))[0],
+      "same best checkpoint")
+check(metrics("a") == metrics("b"), "metrics.jsonl equal line by line (train terms of the stopped epochs included)")
+check(not any(f.endswith(".tmp") for f in os.listdir(W("b"))), "no temporary files left behind")
+
+print(f"{len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
