@@ -310,7 +310,9 @@ class DSAE(nn.Module):
         mu_v, lv_v, v, mu_z, lv_z, z = self._encode(x, mask, eps_v, eps_z)
 
         xhat = self.decoder(z, v, mask, fast)
-        recon = (((xhat - x) ** 2) * mask.unsqueeze(2)).sum() / (mask.sum() * x.shape[2])
+        # spec (corrected 2026-12-01): each sequence averaged over its own valid frames,
+        # then over sequences and bins, like KL_z (the pooled mean weighed long sequences more)
+        recon = frame_kl_mean((xhat - x) ** 2, mask)
 
         skip_kl_z = cfg.local_frozen and not self.report_frozen_kl_z
         if skip_kl_z and cfg.q != "factorised":

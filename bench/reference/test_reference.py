@@ -177,8 +177,8 @@ def loop_reference(model, inp):
         return model.decoder(z, v, torch.ones(z.shape[0], 1, dtype=z.dtype))
 
     E = [enc(x[:n[b], b:b + 1], inp["eps_v"][b:b + 1], inp["eps_z"][:n[b], b:b + 1]) for b in range(B)]
-    se = sum(((dec(E[b][5], E[b][2]) - x[:n[b], b:b + 1]) ** 2).sum() for b in range(B))
-    recon = se / (sum(n) * F)
+    # per-sequence mean over its own valid frames, then the mean over sequences and bins
+    recon = sum(((dec(E[b][5], E[b][2]) - x[:n[b], b:b + 1]) ** 2).sum() / n[b] for b in range(B)) / (B * F)
     kl_z = 0
     kl_v = 0
     for b in range(B):

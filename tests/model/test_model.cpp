@@ -75,6 +75,28 @@ BOOST_AUTO_TEST_CASE(padding_frames_do_not_change_the_loss) {
   BOOST_TEST((m.params().grads() - g1).norm() < 1e-12);
 }
 
+BOOST_AUTO_TEST_CASE(reconstruction_averages_each_sequence_over_its_own_frames) {
+  // Spec (corrected 2026-12-01): recon = mean over b and bins of the mean over
+  // b's valid frames. A pooled mean over all valid frames differs with unequal lengths.
+  model::dsae<B> m(tiny_sizes(), 8);
+  const std::vector<index_t> len{5, 1, 3};
+  auto b = random_batch(5, len, 3, 31);
+  const auto l = m.evaluate(b, 4, 4);
+  const tensor& xhat = m.last_reconstruction();
+  const index_t n = index_t(len.size());
+  double per_seq = 0, pooled = 0;
+  for (index_t s = 0; s < n; ++s) {
+    double se = 0;
+    for (index_t t = 0; t < len[size_t(s)]; ++t) se += (xhat.row(t * n + s) - b.x.row(t * n + s)).squaredNorm();
+    per_seq += se / double(len[size_t(s)]);
+    pooled += se;
+  }
+  per_seq /= double(n * 3);
+  pooled /= double(9 * 3);
+  BOOST_TEST(l.recon == per_seq, boost::test_tools::tolerance(1e-13));
+  BOOST_TEST(std::abs(per_seq - pooled) > 1e-3 * per_seq);  // the case tells the two apart
+}
+
 BOOST_AUTO_TEST_CASE(given_noise_reproduces_generated_noise) {
   model::ts_dsae<B> m(tiny_sizes(), 5);
   m.set_stage(2);

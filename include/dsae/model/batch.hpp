@@ -4,8 +4,8 @@
 // x is (T*B) x F (row t*B + b = frame t of sequence b); lengths[b] valid frames
 // come first, padding after. The derived row weights carry every reduction of
 // the objective (spec, "Objective"):
-//   mask     m[t*B+b]      = 1 on valid frames       (recon, LSTM masks)
-//   time_w   m / n_b                                 (masked mean over time, KL_z)
+//   mask     m[t*B+b]      = 1 on valid frames       (LSTM masks)
+//   time_w   m / n_b                                 (masked mean over time, recon, KL_z)
 //   ones     1 per sequence                          (KL_v)
 #include <string>
 #include <vector>

@@ -232,7 +232,8 @@ class sequential_vae {
     m_transition.forward(m_sP, m_rz.s, &b.mask, Bn);
     const tensor& xhat = m_decoder.forward(m_sD, m_rz.s, m_rv.s, &b.mask, Bn);
 
-    l.recon = m_mse.forward(m_mse_st, xhat, b.x, b.mask, T(1) / T(b.valid * F));
+    // Per-sequence mean over its own valid frames, then over sequences and bins (spec, "Objective").
+    l.recon = m_mse.forward(m_mse_st, xhat, b.x, b.time_w, T(1) / T(Bn * F));
     l.kl_z = m_kl.forward(m_kz, m_sL.head.mu, m_sL.head.logvar, &m_sP.mu, &m_sP.logvar, b.time_w, inv_z);
     if (snapshot_prior_active()) {
       m_snapshot.forward(m_sS, b.x, b.time_w, Bn);

@@ -1,7 +1,8 @@
 #pragma once
-// mse<B>: value = scale * sum_r w[r] sum_j (a - b)^2 [r, j]. With w = mask and
-// scale = 1 / (valid frames * F) this is the paper's reconstruction term: a
-// plain mean over valid frames and bins (no 0.5, no sum over bins).
+// mse<B>: value = scale * sum_r w[r] sum_j (a - b)^2 [r, j]. With w = mask / n_b
+// (sequence_batch::time_w) and scale = 1 / (B * F) this is the paper's
+// reconstruction term: each sequence averaged over its own valid frames, then
+// the mean over sequences and bins (no 0.5, no sum over bins).
 #include "parameters.hpp"
 
 namespace dsae::nn {
