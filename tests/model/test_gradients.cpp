@@ -14,7 +14,7 @@ void check_model(int stage, bool perturb_snapshot = true) {
   M m(tiny_sizes(), 3);
   if (stage == 2 && m.stage() == 1) m.set_stage(2);
   auto& p = m.params();
-  if (perturb_snapshot && M::policy::snapshot_prior) {
+  if (perturb_snapshot && M::prior_v_type::uses_snapshot) {
     // Make q_C differ from q so that KL(q || q_C) has a non-trivial gradient.
     for (const auto& e : p.entries())
       if (e.owner == group::snapshot)
@@ -24,7 +24,8 @@ void check_model(int stage, bool perturb_snapshot = true) {
   auto loss = [&] { return m.evaluate(b, 5, 9).loss; };
   const auto l = m.train_step(b, 5, 9);
   BOOST_TEST(std::abs(l.loss - loss()) < 1e-14);  // evaluate() == train_step() forward
-  BOOST_TEST(l.loss == l.recon + l.kl_z + l.kl_v + l.swap[0] + l.swap[1] + l.swap[2] + l.swap[3], boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(l.loss == l.recon + l.kl_z + l.kl_v + l.swap[0] + l.swap[1] + l.swap[2] + l.swap[3] + l.extra,
+             boost::test_tools::tolerance(1e-12));
   if (m.swaps_active())
     for (double s : l.swap) BOOST_TEST(s > 0.0);
   BOOST_TEST_MESSAGE(M::variant_name() << " stage " << stage << ": loss " << l.loss);

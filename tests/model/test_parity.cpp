@@ -122,7 +122,7 @@ bool is_identity(const std::vector<index_t>& p) {
 
 // Builds configuration M in `stage`, runs the C++ step and writes IN.
 template <class M>
-parity_case prepare(const std::string& label, int stage, const std::vector<index_t>& lengths, std::uint64_t seed,
+parity_case prepare(const std::string& label, const char* method, int stage, const std::vector<index_t>& lengths, std::uint64_t seed,
                     const fs::path& dir) {
   const auto s = parity_sizes();
   M m(s, seed);
@@ -186,7 +186,7 @@ parity_case prepare(const std::string& label, int stage, const std::vector<index
     f.put_vector("perm_g", pg);
     f.put_vector("perm_l", pl);
   }
-  f.set_metadata("method", M::policy::name);
+  f.set_metadata("method", method);
   f.set_metadata("stage", std::to_string(stage));
   f.set_metadata("q", M::local_type::name);
   f.set_metadata("decoder", M::decoder_type::name);
@@ -233,11 +233,13 @@ class peer_run {
   }
 
  private:
-  template <class M>
+  template <class Method, template <class> class Local = model::factorised_local_encoder,
+            template <class> class Decoder = model::factorised_decoder>
   void both(const std::string& name, int stage) {
+    using M = model::variant<B, Local, Decoder, Method>;
     const std::uint64_t seed = 101 + 13 * std::uint64_t(m_cases.size());
-    m_cases.push_back(prepare<M>(name + "_unequal", stage, unequal_lengths, seed, m_dir));
-    m_cases.push_back(prepare<M>(name + "_equal", stage, equal_lengths, seed + 1, m_dir));
+    m_cases.push_back(prepare<M>(name + "_unequal", Method::name, stage, unequal_lengths, seed, m_dir));
+    m_cases.push_back(prepare<M>(name + "_equal", Method::name, stage, equal_lengths, seed + 1, m_dir));
   }
 
   peer_run() {
@@ -245,16 +247,16 @@ class peer_run {
     try {
       fs::remove_all(m_dir);
       fs::create_directories(m_dir);
-      both<model::dsae<B>>("dsae_factorised", 2);
-      both<model::dsae_full<B>>("dsae_full_q", 2);
-      both<model::ts_dsae<B>>("ts_dsae_stage1_factorised", 1);
-      both<model::ts_dsae_full<B>>("ts_dsae_stage1_full_q", 1);
-      both<model::ts_dsae<B>>("ts_dsae_stage2_factorised", 2);
-      both<model::ts_dsae_full<B>>("ts_dsae_stage2_full_q", 2);
-      both<model::ts_dsae_rich<B>>("ts_dsae_stage2_richer", 2);
-      both<model::dsae_rich<B>>("dsae_richer", 2);
-      both<model::dsae_f<B>>("dsae_f_stage2_factorised", 2);
-      both<model::ts_dsae_noreg<B>>("ts_dsae_noreg_stage2_factorised", 2);
+      both<model::method::dsae>("dsae_factorised", 2);
+      both<model::method::dsae, model::full_local_encoder>("dsae_full_q", 2);
+      both<model::method::ts_dsae>("ts_dsae_stage1_factorised", 1);
+      both<model::method::ts_dsae, model::full_local_encoder>("ts_dsae_stage1_full_q", 1);
+      both<model::method::ts_dsae>("ts_dsae_stage2_factorised", 2);
+      both<model::method::ts_dsae, model::full_local_encoder>("ts_dsae_stage2_full_q", 2);
+      both<model::method::ts_dsae, model::factorised_local_encoder, model::richer_decoder>("ts_dsae_stage2_richer", 2);
+      both<model::method::dsae, model::factorised_local_encoder, model::richer_decoder>("dsae_richer", 2);
+      both<model::method::dsae_f>("dsae_f_stage2_factorised", 2);
+      both<model::method::ts_dsae_noreg>("ts_dsae_noreg_stage2_factorised", 2);
 
       // One interpreter, parity.py's own main() per IN/OUT pair (torch's import
       // dominates the cost of a run).

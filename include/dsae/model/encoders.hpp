@@ -19,6 +19,7 @@ class global_encoder {
  public:
   using T = typename B::scalar;
   using tensor = typename B::tensor;
+  static constexpr const char* name = "fcn_mean";
   struct state {
     typename nn::mlp<B>::state net;
     typename nn::masked_mean<B>::state mean;

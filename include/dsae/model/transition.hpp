@@ -16,6 +16,7 @@ class lstm_transition {
  public:
   using T = typename B::scalar;
   using tensor = typename B::tensor;
+  static constexpr const char* name = "lstm";
   struct state {
     index_t batch = 0;
     typename nn::lstm<B>::state rnn;

@@ -1,0 +1,129 @@
+#pragma once
+// Call sites of the step's tape: one struct per kind of call, each holding the
+// module state of that call, its output nodes and its VJP. The model's step
+// (model/sequential_vae.hpp, class step) creates them through its arena; a new
+// component needs none of this unless it adds a new kind of module call.
+#include "../nn/mse.hpp"
+#include "../prob/gaussian.hpp"
+#include "tape.hpp"
+
+namespace dsae::objective {
+
+// q(v | x) through a global-encoder slot.
+template <class Backend, class Module>
+struct global_call {
+  const Module* module = nullptr;
+  typename Module::state st;
+  node<Backend> mu, logvar;
+  node<Backend>* x = nullptr;
+  gaussian<Backend> out() { return {&mu, &logvar}; }
+  void backward() {
+    if (!mu.has_grad && !logvar.has_grad) return;
+    mu.acc();
+    logvar.acc();
+    const auto* dx = module->backward(st, mu.grad, logvar.grad, x->needs_grad);
+    if (dx) x->accumulate(*dx);
+  }
+};
+
+// q(z | x[, v]) through a local-encoder slot.
+template <class Backend, class Module>
+struct local_call {
+  const Module* module = nullptr;
+  typename Module::state st;
+  node<Backend> mu, logvar;
+  node<Backend>*x = nullptr, *v = nullptr;
+  gaussian<Backend> out() { return {&mu, &logvar}; }
+  void backward() {
+    if (!mu.has_grad && !logvar.has_grad) return;
+    mu.acc();
+    logvar.acc();
+    const auto* dx = module->backward(st, mu.grad, logvar.grad, x->needs_grad, Module::uses_v ? v->acc() : nullptr);
+    if (dx) x->accumulate(*dx);
+  }
+};
+
+// p(x | z, v) through a decoder slot.
+template <class Backend, class Module>
+struct decode_call {
+  const Module* module = nullptr;
+  typename Module::state st;
+  node<Backend> out;
+  node<Backend>*z = nullptr, *v = nullptr;
+  void backward() {
+    if (!out.has_grad) return;
+    module->backward(st, out.grad, z->acc(), v->acc());
+  }
+};
+
+// A sequential prior p(z_t | z_<t) through a transition slot.
+template <class Backend, class Module>
+struct transition_call {
+  const Module* module = nullptr;
+  typename Module::state st;
+  node<Backend> mu, logvar;
+  node<Backend>* z = nullptr;
+  gaussian<Backend> out() { return {&mu, &logvar}; }
+  void backward() {
+    if (!mu.has_grad && !logvar.has_grad) return;
+    mu.acc();
+    logvar.acc();
+    const auto* dz = module->backward(st, mu.grad, logvar.grad, z->needs_grad);
+    if (dz) z->accumulate(*dz);
+  }
+};
+
+// s = mu + eps * exp(0.5 logvar).
+template <class Backend>
+struct sample_call {
+  prob::reparameterise<Backend> op;
+  typename prob::reparameterise<Backend>::state st;
+  node<Backend> out;
+  gaussian<Backend> q;
+  void backward() {
+    if (!out.has_grad) return;
+    op.backward(st, out.grad, q.mu->acc(), q.logvar->acc());
+  }
+};
+
+// Rows of sequences taken by a permutation: out[t*B + i] = in[t*B + perm[i]].
+template <class Backend>
+struct gather_call {
+  typename Backend::tensor value;
+  node<Backend> out;
+  node<Backend>* in = nullptr;
+  const typename Backend::index_vector* perm = nullptr;
+  void backward() {
+    if (!out.has_grad) return;
+    Backend::gather_batch_backward(*in->acc(), out.grad, *perm);
+  }
+};
+
+// weight * scale * sum_r w[r] sum_j KL(q || p)[r, j]; p null = N(0, I).
+template <class Backend>
+struct kl_call {
+  prob::gaussian_kl<Backend> op;
+  typename prob::gaussian_kl<Backend>::state st;
+  gaussian<Backend> q, p;
+  typename Backend::scalar weight = 1;
+  void backward() {
+    const bool q_needs = q.needs_grad(), p_needs = p.needs_grad();
+    if (!q_needs && !p_needs) return;
+    op.backward(st, weight, q.mu->acc(), q.logvar->acc(), p.mu ? p.mu->acc() : nullptr,
+                p.mu ? p.logvar->acc() : nullptr);
+  }
+};
+
+// weight * scale * sum_r w[r] sum_j (pred - target)^2.
+template <class Backend>
+struct squared_error_call {
+  nn::mse<Backend> op;
+  typename nn::mse<Backend>::state st;
+  node<Backend>* pred = nullptr;
+  typename Backend::scalar weight = 1;
+  void backward() {
+    if (auto* g = pred->acc()) op.backward(st, weight, *g);
+  }
+};
+
+}  // namespace dsae::objective

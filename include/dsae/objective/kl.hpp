@@ -1,0 +1,39 @@
+#pragma once
+// The KL terms of the ELBO against the model's priors.
+//   kl_z<W>: W * mean over b and Z dims of [ sum over valid t of
+//            KL(q(z_t | .) || p(z_t | z_<t)) / n_b ]          (prior: the PriorZ component)
+//   kl_v<W>: W * mean over b and V dims of KL(q(v | x) || p(v)) (prior: the PriorV component)
+// W != 1 gives e.g. a beta-VAE-style weighting of KL_v.
+#include "term.hpp"
+
+namespace dsae::objective {
+
+template <double Weight = 1.0>
+struct kl_z {
+  static constexpr double weight = Weight;
+  static std::string name() { return weighted_name("kl_z", weight); }
+  template <class Step>
+  static void forward(Step& s, loss_terms& out) {
+    using scalar = typename Step::scalar;
+    const auto& b = s.batch();
+    const scalar scale = scalar(1) / scalar(b.batch * s.sizes().z_dim);
+    out.kl_z = s.kl(s.posterior_z(), s.prior_z(), b.time_w, scale, weight);
+    out.loss += weight * out.kl_z;
+  }
+};
+
+template <double Weight = 1.0>
+struct kl_v {
+  static constexpr double weight = Weight;
+  static std::string name() { return weighted_name("kl_v", weight); }
+  template <class Step>
+  static void forward(Step& s, loss_terms& out) {
+    using scalar = typename Step::scalar;
+    const auto& b = s.batch();
+    const scalar scale = scalar(1) / scalar(b.batch * s.sizes().v_dim);
+    out.kl_v = s.kl(s.posterior_v(), s.prior_v(), b.ones, scale, weight);
+    out.loss += weight * out.kl_v;
+  }
+};
+
+}  // namespace dsae::objective
