@@ -6,8 +6,9 @@
 //
 // Prints one JSON object {median_ms, mean_ms, min_ms, max_ms, peak_rss_mb, ...}
 // on stdout. Threads: OpenMP's (OMP_NUM_THREADS, default all cores). Eigen's
-// own GEMM threading is set by the backend (off since b1d26de); --eigen-threads
-// only matters for older library versions.
+// own GEMM threading is kept off by the backend (since b1d26de; per thread and
+// scope, without a process-wide setting, since issue 10); --eigen-threads sets
+// Eigen's process-wide count, which overrides that (older library versions).
 #include <sys/resource.h>
 
 #include <cstdio>

@@ -18,6 +18,7 @@
 #include <dsae/data/dataset.hpp>
 #include <dsae/data/npy.hpp>
 #include <dsae/dsae.hpp>
+#include <dsae/train/dataset_sets.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -54,45 +55,8 @@ struct cli_options {
   bool amsgrad = false, reshuffle = false, resume = false, overwrite = false, quiet = false;
 };
 
-train::sequence_set to_set(const xt::xtensor<float, 3>& a, const std::string& source) {
-  train::sequence_set s;
-  s.count = index_t(a.shape()[0]);
-  s.frames = index_t(a.shape()[1]);
-  s.features = index_t(a.shape()[2]);
-  s.data.assign(a.begin(), a.end());
-  s.source = source;
-  return s;
-}
-
 std::pair<train::sequence_set, train::sequence_set> load_data(const cli_options& o) {
-  const fs::path p(o.data);
-  if (fs::is_directory(p)) {
-    if (!data::holds_dataset(p))
-      throw std::runtime_error("--data " + o.data + ": not a dsae dataset folder (expected train/features.npy, "
-                               "val/features.npy and manifest.json; see docs/data.md)");
-    const auto ds = data::load_dataset(p);
-    return {to_set(ds.train().features, (p / "train/features.npy").string()),
-            to_set(ds.val().features, (p / "val/features.npy").string())};
-  }
-  if (!fs::is_regular_file(p)) throw std::runtime_error("--data " + o.data + ": no such file or folder");
-  const auto all = to_set(data::load_features(o.data), o.data);
-  if (all.count < 2) throw std::runtime_error(o.data + ": needs at least 2 sequences for a train/val split");
-  const auto perm = model::random_permutation(all.count, {o.seed, 12, 0});
-  const index_t n_val = std::max<index_t>(1, all.count / 5);
-  train::sequence_set tr, va;
-  for (auto* s : {&tr, &va}) {
-    s->frames = all.frames;
-    s->features = all.features;
-    s->source = all.source;
-  }
-  const index_t stride = all.frames * all.features;
-  for (index_t k = 0; k < all.count; ++k) {
-    auto& dst = k < n_val ? va : tr;
-    const float* src = all.data.data() + perm[size_t(k)] * stride;
-    dst.data.insert(dst.data.end(), src, src + stride);
-    ++dst.count;
-  }
-  return {tr, va};
+  return train::load_train_val(o.data, o.seed);  // a dataset folder, or one .npy split 80/20
 }
 
 nlohmann::json config_json(const cli_options& o) {

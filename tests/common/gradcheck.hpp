@@ -1,16 +1,11 @@
 #pragma once
-// Shared gradient-check helper (central differences, double precision).
-//
-// Usage: build the module(s) on cpu<double>, write `loss()` that runs the
-// forward pass and returns a scalar, run forward + backward once so that the
-// registry's gradients and the input gradients are filled, then call
-// check_gradients(params, loss, {{&x, &dx, "x"}}). Every trainable parameter
-// and every listed input is perturbed entry by entry; the relative error
-// ||analytic - numeric|| / max(||analytic||, ||numeric||) must be < tol.
-// Parameters of frozen groups must have exactly zero gradient.
+// Boost.Test wrapper over the public checker (include/dsae/testing/gradcheck.hpp):
+// check_gradients(params, loss, {{&x, &dx, "x"}}) asserts every item of the
+// report. See that header for the contract (tolerance, frozen groups).
 #include <boost/test/unit_test.hpp>
 #include <dsae/backend/cpu.hpp>
 #include <dsae/nn/parameters.hpp>
+#include <dsae/testing/gradcheck.hpp>
 #include <functional>
 #include <random>
 #include <string>
@@ -20,6 +15,8 @@ namespace dsae::test {
 
 using B = cpu<double>;
 using tensor = B::tensor;
+using testing::input_grad;
+using testing::numeric_gradient;
 
 inline tensor random_tensor(index_t r, index_t c, std::uint64_t seed, double scale = 1.0) {
   std::mt19937_64 g(seed);
@@ -29,58 +26,22 @@ inline tensor random_tensor(index_t r, index_t c, std::uint64_t seed, double sca
   return t;
 }
 
-inline double rel_error(const tensor& a, const tensor& n) {
-  const double d = (a - n).norm(), s = std::max({a.norm(), n.norm(), 1e-300});
-  return (a.norm() == 0 && n.norm() == 0) ? 0.0 : d / s;
-}
+inline double rel_error(const tensor& a, const tensor& n) { return testing::relative_error(a, n); }
 
-// Central-difference gradient of loss() w.r.t. every entry of x (restored
-// after): the fourth-order stencil (8 [f(x+h) - f(x-h)] - [f(x+2h) - f(x-2h)]) / 12h
-// keeps truncation (O(h^4)) and rounding (O(eps/h)) errors both near 1e-13 with
-// h = 1e-3, so small gradients (deep LSTM weights) are checked as tightly as
-// large ones.
-inline tensor numeric_gradient(double* x, index_t n, index_t rows, const std::function<double()>& loss,
-                               double h = 1e-3) {
-  tensor g(rows, n / rows);
-  for (index_t i = 0; i < n; ++i) {
-    const double keep = x[i];
-    auto at = [&](double d) {
-      x[i] = keep + d;
-      return loss();
-    };
-    const double d1 = at(h) - at(-h), d2 = at(2 * h) - at(-2 * h);
-    x[i] = keep;
-    g.data()[i] = (8 * d1 - d2) / (12 * h);
+// Asserts every item of a report, one BOOST_TEST per item.
+inline void expect_report(const testing::gradcheck_report& r) {
+  BOOST_TEST(!r.items.empty(), "gradcheck: nothing was checked");
+  for (const auto& i : r.items) {
+    if (i.frozen) BOOST_TEST(i.ok, "frozen " << i.name << " received a gradient (norm " << i.analytic_norm << ")");
+    else
+      BOOST_TEST(i.ok, i.name << ": relative error " << i.error << " (|analytic| " << i.analytic_norm
+                              << ", |numeric| " << i.numeric_norm << ")");
   }
-  return g;
 }
-
-struct input_grad {
-  tensor* x;             // the input, perturbed in place
-  const tensor* dx;      // the analytic gradient the module returned
-  std::string name;
-};
 
 inline void check_gradients(parameters<B>& p, const std::function<double()>& loss,
                             const std::vector<input_grad>& inputs = {}, double tol = 1e-6) {
-  const tensor analytic = p.grads();  // copy: loss() must not disturb it
-  for (const auto& e : p.entries()) {
-    const tensor a = Eigen::Map<const tensor>(analytic.data() + e.offset, e.rows, e.cols);
-    if (!p.trainable(e.owner)) {
-      BOOST_TEST(a.norm() == 0.0, "frozen parameter " << e.name << " received a gradient");
-      continue;
-    }
-    const tensor n = numeric_gradient(p.values().data() + e.offset, e.rows * e.cols, e.rows, loss);
-    const double err = rel_error(a, n);
-    BOOST_TEST(err < tol, "parameter " << e.name << ": relative error " << err << " (|analytic| " << a.norm()
-                                       << ", |numeric| " << n.norm() << ")");
-  }
-  for (const auto& in : inputs) {
-    const tensor n = numeric_gradient(in.x->data(), in.x->size(), in.x->rows(), loss);
-    const double err = rel_error(*in.dx, n);
-    BOOST_TEST(err < tol, "input " << in.name << ": relative error " << err << " (|analytic| " << in.dx->norm()
-                                   << ", |numeric| " << n.norm() << ")");
-  }
+  expect_report(testing::check_gradients(p, loss, inputs, {tol}));
 }
 
 // Frame mask (T*B) x 1 from per-sequence lengths (valid frames first).

@@ -1,6 +1,11 @@
 // Model structure: parameter counts and names, stage schedule, swaps,
 // generation, bad input.
 #include <boost/test/unit_test.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
 #include "common.hpp"
 
 using namespace dsae;
@@ -124,6 +129,39 @@ BOOST_AUTO_TEST_CASE(given_noise_reproduces_generated_noise) {
   BOOST_TEST(l3.swap[0] == l3.swap[2], boost::test_tools::tolerance(1e-12));
   g.perm_g = {0, 1, 2, 7};
   BOOST_CHECK_THROW(m.evaluate(b, 0, 0, &g), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(compositions_have_distinct_names_and_checkpoints_refuse_another) {
+  using namespace dsae::objective;
+  // TS-DSAE with the swap regularisers weighted 2: same parameters, another objective.
+  using heavy_swaps = model::sequential_vae<B, model::global_encoder, model::factorised_local_encoder,
+                                            model::factorised_decoder, transition_prior<model::lstm_transition>,
+                                            snapshot_posterior, two_stage<>, reconstruction<>, kl_z<>, kl_v<>,
+                                            swap_regulariser<global_swap, 2.0>, swap_regulariser<local_swap, 2.0>>;
+  const std::vector<std::string> names{model::dsae<B>::variant_name(),          model::dsae_f<B>::variant_name(),
+                                       model::ts_dsae_noreg<B>::variant_name(), model::ts_dsae<B>::variant_name(),
+                                       model::dsae_full<B>::variant_name(),     model::ts_dsae_full<B>::variant_name(),
+                                       model::dsae_rich<B>::variant_name(),     model::ts_dsae_rich<B>::variant_name(),
+                                       heavy_swaps::variant_name()};
+  BOOST_TEST(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+  BOOST_TEST(heavy_swaps::variant_name().find("swap_global*2") != std::string::npos, heavy_swaps::variant_name());
+  BOOST_TEST(model::dsae_f<B>::variant_name().find("freeze at C: global_encoder") != std::string::npos);
+
+  model::ts_dsae<B> m(tiny_sizes(), 3);
+  heavy_swaps h(tiny_sizes(), 3);
+  BOOST_TEST(m.params().size() == h.params().size());
+  const auto path = std::filesystem::temp_directory_path() / ("dsae_composition_" + std::to_string(::getpid()) + ".safetensors");
+  train::save_weights(path, m);
+  train::load_weights(path, m);  // the same composition loads
+  try {
+    train::load_weights(path, h);
+    BOOST_FAIL("a checkpoint of another composition was loaded");
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    BOOST_TEST(msg.find(path.string()) != std::string::npos, msg);
+    BOOST_TEST(msg.find("swap_global*2") != std::string::npos, msg);  // names what this model is
+  }
+  std::filesystem::remove(path);
 }
 
 BOOST_AUTO_TEST_CASE(random_permutations_are_permutations_and_vary) {

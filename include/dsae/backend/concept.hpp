@@ -3,6 +3,8 @@
 // modules to run on it. cpu<T> (Eigen) is the reference; thrust<T> implements
 // the same set. See backend/cpu.hpp for each op's exact contract.
 #include <concepts>
+#include <cstdint>
+#include <vector>
 #include "../config.hpp"
 #include "../prob/philox.hpp"
 
@@ -10,7 +12,13 @@ namespace dsae {
 
 template <class B>
 concept backend = requires(typename B::tensor& t, const typename B::tensor& c, typename B::scalar a,
-                           const typename B::index_vector& perm, prob::noise_key key) {
+                           const typename B::index_vector& perm, prob::noise_key key,
+                           const std::vector<typename B::scalar>& host, const std::vector<index_t>& idx) {
+  { B::name } -> std::convertible_to<const char*>;
+  { B::from_host(host, index_t(1), index_t(1)) } -> std::same_as<typename B::tensor>;
+  { B::to_host(c) } -> std::same_as<std::vector<typename B::scalar>>;
+  { B::indices(idx) } -> std::same_as<typename B::index_vector>;
+  B::adam_update(t, c, t, t, t, index_t(0), index_t(1), a, a, a, a, std::int64_t(1), true);
   typename B::scalar;
   typename B::tensor;
   typename B::ref;

@@ -77,7 +77,6 @@ struct cpu {
   // reduction into a fixed number of chunks (not the thread count), so the sum
   // is the same for any thread count.
   static void gemm(ref C, cref A, bool ta, cref B, bool tb, T alpha, T beta) {
-    single_threaded_eigen();
     const index_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
     const double flops = 2.0 * double(M) * double(N) * double(K);
     if (ta && K >= 4096 && flops > 4e6) {
@@ -93,8 +92,12 @@ struct cpu {
       else if (ta && !tb) Cb.noalias() += alpha * A.middleCols(r0, n).transpose() * B;
       else Cb.noalias() += alpha * A.middleCols(r0, n).transpose() * B.transpose();
     };
-    if (M >= 256 && flops > 2e6) detail::parallel_rows(M, flops / double(M), body);
-    else body(0, M);
+    if (M >= 256 && flops > 2e6) {
+      detail::parallel_rows(M, flops / double(M), body);
+    } else {
+      detail::eigen_serial_scope serial;
+      body(0, M);
+    }
   }
 
   // Y[r, :] += b for every row (b is 1 x cols).
@@ -441,17 +444,6 @@ struct cpu {
   }
 
  private:
-  // The backend splits work across threads itself, with few coarse parallel
-  // regions; Eigen's own GEMM threading would fork a team for every
-  // mid-sized product (e.g. each LSTM step), which is slow and, on a loaded
-  // machine, catastrophic. Set once, process-wide.
-  static void single_threaded_eigen() {
-    static const bool once = [] {
-      Eigen::setNbThreads(1);
-      return true;
-    }();
-    (void)once;
-  }
   template <class F>
   static void each_rows(index_t rows, index_t cols, F&& f) {
     detail::parallel_rows(rows, double(cols), f);
@@ -460,33 +452,37 @@ struct cpu {
   static void gemm_split_k(ref C, cref A, cref B, bool tb, T alpha, T beta) {
     const index_t K = A.rows();
     constexpr index_t chunks = 4;  // fixed: the sum order is thread-count independent
+    auto& parts = split_k_parts();
     auto body = [&](index_t c0, index_t cn) {
       for (index_t c = c0; c < c0 + cn; ++c) {
         const index_t k0 = K * c / chunks, kn = K * (c + 1) / chunks - k0;
-        tensor& P = part_of(c);
+        tensor& P = parts[size_t(c)];
         if (!tb) P.noalias() = A.middleRows(k0, kn).transpose() * B.middleRows(k0, kn);
         else P.noalias() = A.middleRows(k0, kn).transpose() * B.middleCols(k0, kn).transpose();
       }
     };
-    // Partials live in one array sized once per shape (ops are issued from one
-    // host thread; the OpenMP team only fills the partials).
-    shared_parts().resize(chunks);
-    for (auto& p : shared_parts()) resize(p, C.rows(), C.cols());
+    // Partials: the calling thread's scratch, sized once per shape (the OpenMP
+    // team only fills the caller's partials, through the reference).
+    parts.resize(chunks);
+    for (auto& p : parts) resize(p, C.rows(), C.cols());
     detail::parallel_rows(chunks, 1e9, body);
     if (beta == T(0)) C.setZero();
     else if (beta != T(1)) C *= beta;
-    for (index_t c = 0; c < chunks; ++c) C += alpha * part_of(c);
+    for (index_t c = 0; c < chunks; ++c) C += alpha * parts[size_t(c)];
   }
   static constexpr index_t block = 256;  // frames per cache block of the fused MLP
+  // Scratch of the reductions: one set per calling thread (thread_local), so
+  // models stepping on different threads never share it; the OpenMP team of a
+  // call writes the caller's set through a captured reference. Sized once per
+  // shape, then reused (no allocation per step).
   static std::vector<tensor>& mlp_parts() {
-    static std::vector<tensor> p;
+    thread_local std::vector<tensor> p;
     return p;
   }
-  static std::vector<tensor>& shared_parts() {
-    static std::vector<tensor> p;
+  static std::vector<tensor>& split_k_parts() {
+    thread_local std::vector<tensor> p;
     return p;
   }
-  static tensor& part_of(index_t c) { return shared_parts()[size_t(c)]; }
 };
 
 }  // namespace dsae

@@ -29,6 +29,7 @@
 
 #include "../nn/parameters.hpp"
 #include "../objective/calls.hpp"
+#include "../objective/concepts.hpp"
 #include "../objective/kl.hpp"
 #include "../objective/priors.hpp"
 #include "../objective/reconstruction.hpp"
@@ -62,8 +63,11 @@ template <class Backend, template <class> class GlobalEncoder, template <class> 
           template <class> class Decoder, class PriorZ, class PriorV, class Schedule, class... Terms>
   requires backend<Backend> && global_encoder_slot<GlobalEncoder<Backend>, Backend> &&
            local_encoder_slot<LocalEncoder<Backend>, Backend> && decoder_slot<Decoder<Backend>, Backend> &&
-           (!PriorZ::sequential || transition_slot<typename PriorZ::template module_type<Backend>, Backend>)
+           objective::prior_on_z<PriorZ> && objective::prior_on_v<PriorV> && objective::stage_schedule<Schedule> && (objective::loss_term<Terms> && ...)
 class sequential_vae {
+  static_assert(!PriorZ::sequential || transition_slot<typename PriorZ::template module_type<Backend>, Backend>,
+                "sequential_vae: the transition of the sequential prior PriorZ does not satisfy transition_slot "
+                "(model/slots.hpp)");
   static_assert(!PriorV::uses_snapshot || Schedule::stages == 2,
                 "sequential_vae: a snapshot prior on v needs a two-stage schedule (the snapshot is taken at C)");
 

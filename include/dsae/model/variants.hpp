@@ -64,19 +64,19 @@ namespace policy = method;  // the earlier spelling
 template <class Backend, template <class> class Local, template <class> class Decoder, class Method>
 using variant = typename Method::template model<Backend, Local, Decoder>;
 
-template <class B> using dsae = variant<B, factorised_local_encoder, factorised_decoder, method::dsae>;
-template <class B> using dsae_f = variant<B, factorised_local_encoder, factorised_decoder, method::dsae_f>;
-template <class B> using ts_dsae_noreg = variant<B, factorised_local_encoder, factorised_decoder, method::ts_dsae_noreg>;
-template <class B> using ts_dsae = variant<B, factorised_local_encoder, factorised_decoder, method::ts_dsae>;
+template <class Backend> using dsae = variant<Backend, factorised_local_encoder, factorised_decoder, method::dsae>;
+template <class Backend> using dsae_f = variant<Backend, factorised_local_encoder, factorised_decoder, method::dsae_f>;
+template <class Backend> using ts_dsae_noreg = variant<Backend, factorised_local_encoder, factorised_decoder, method::ts_dsae_noreg>;
+template <class Backend> using ts_dsae = variant<Backend, factorised_local_encoder, factorised_decoder, method::ts_dsae>;
 
-template <class B> using dsae_full = variant<B, full_local_encoder, factorised_decoder, method::dsae>;
-template <class B> using dsae_f_full = variant<B, full_local_encoder, factorised_decoder, method::dsae_f>;
-template <class B> using ts_dsae_noreg_full = variant<B, full_local_encoder, factorised_decoder, method::ts_dsae_noreg>;
-template <class B> using ts_dsae_full = variant<B, full_local_encoder, factorised_decoder, method::ts_dsae>;
+template <class Backend> using dsae_full = variant<Backend, full_local_encoder, factorised_decoder, method::dsae>;
+template <class Backend> using dsae_f_full = variant<Backend, full_local_encoder, factorised_decoder, method::dsae_f>;
+template <class Backend> using ts_dsae_noreg_full = variant<Backend, full_local_encoder, factorised_decoder, method::ts_dsae_noreg>;
+template <class Backend> using ts_dsae_full = variant<Backend, full_local_encoder, factorised_decoder, method::ts_dsae>;
 
-template <class B> using dsae_rich = variant<B, factorised_local_encoder, richer_decoder, method::dsae>;
-template <class B> using dsae_f_rich = variant<B, factorised_local_encoder, richer_decoder, method::dsae_f>;
-template <class B> using ts_dsae_noreg_rich = variant<B, factorised_local_encoder, richer_decoder, method::ts_dsae_noreg>;
-template <class B> using ts_dsae_rich = variant<B, factorised_local_encoder, richer_decoder, method::ts_dsae>;
+template <class Backend> using dsae_rich = variant<Backend, factorised_local_encoder, richer_decoder, method::dsae>;
+template <class Backend> using dsae_f_rich = variant<Backend, factorised_local_encoder, richer_decoder, method::dsae_f>;
+template <class Backend> using ts_dsae_noreg_rich = variant<Backend, factorised_local_encoder, richer_decoder, method::ts_dsae_noreg>;
+template <class Backend> using ts_dsae_rich = variant<Backend, factorised_local_encoder, richer_decoder, method::ts_dsae>;
 
 }  // namespace dsae::model

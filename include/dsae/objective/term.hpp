@@ -26,10 +26,4 @@ inline std::string weighted_name(const std::string& name, double weight) {
   return name + buf;
 }
 
-template <class L>
-concept loss_term_names = requires(loss_terms& out) {
-  { L::weight } -> std::convertible_to<double>;
-  { L::name() } -> std::convertible_to<std::string>;
-};
-
 }  // namespace dsae::objective

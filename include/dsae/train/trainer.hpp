@@ -220,6 +220,7 @@ class trainer {
     acc.kl_z += w * l.kl_z;
     acc.kl_v += w * l.kl_v;
     for (int k = 0; k < 4; ++k) acc.swap[size_t(k)] += w * l.swap[size_t(k)];
+    acc.extra += w * l.extra;
   }
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
