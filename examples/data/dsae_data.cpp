@@ -2,6 +2,7 @@
 //   dsae-data dmelodies --out DIR [--count 3000] [--octaves 4[,5]] [--seed 0]
 //                       [--reverb on|off] [--wav] [--overwrite] [--soundfont F] [--threads N]
 //   dsae-data urmp --root URMP_DIR --out DIR [--seed 0] [--threshold 0.85]
+//            [--pitch-tracker crepe-full|crepe-tiny|yin-dsae-v1] [--crepe-hop 128]
 //                  [--instruments vn,tpt] [--skip-bad] [--wav] [--overwrite] [--threads N]
 #include <CLI/CLI.hpp>
 
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
   ucmd->add_flag("--wav", u.wav, "also write 16-bit WAV listening copies");
   ucmd->add_flag("--overwrite", u.overwrite, "replace a dataset already in --out");
   ucmd->add_option("--threads", u.threads, "worker threads (0 = all cores)")->capture_default_str();
+  ucmd->add_option("--pitch-tracker", u.pitch_tracker,
+                   "confidence filter: crepe-full (the paper's), crepe-tiny (~37x cheaper) or yin-dsae-v1")
+      ->capture_default_str();
+  ucmd->add_option("--crepe-hop", u.crepe.hop, "CREPE hop in samples at 16 kHz")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   const auto t0 = std::chrono::steady_clock::now();
@@ -60,7 +65,7 @@ int main(int argc, char** argv) {
       u.out = out_u;
       const auto r = ur::build_dataset(u);
       std::cout << "urmp: " << r.tracks << " tracks, " << r.segments << " segments, " << r.kept
-                << " kept (" << dsae::audio::pitch_estimator_name << " confidence > " << u.threshold
+                << " kept (" << u.pitch_tracker << " confidence > " << u.threshold
                 << ")";
       for (const auto& [name, c] : r.split_counts)
         std::cout << "; " << name << " " << c[0] << "/" << c[1] << "/" << c[2];

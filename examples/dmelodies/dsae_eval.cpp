@@ -1,6 +1,7 @@
 // dsae-eval: evaluates one trained run (docs/evaluation.md, spec/evaluation.md).
 //
 //   dsae-eval --run RUN_DIR --data DIR [--wav-examples 3] [--rpa-items 40] [--seed 0]
+//             [--pitch-tracker crepe-full|crepe-tiny|yin-dsae-v1]
 //
 // Reads RUN_DIR/config.json (method, q, decoder, z, v) to pick the variant, loads
 // RUN_DIR/best.safetensors and writes RUN_DIR/eval.json with:
@@ -15,8 +16,9 @@
 //     mean and std over time of each log-mel bin: 2 x 80 = 160-d) of real vs reconstructed
 //     validation clips. This is NOT VGGish / FAD: numbers are not comparable to the paper's.
 //   - raw pitch accuracy on the first --rpa-items validation items: log-mel -> audio by
-//     exp + inverse mel + Griffin-Lim (audio/features.hpp), F0 by the "yin-dsae-v1" tracker
-//     (audio/pitch.hpp; the paper used CREPE). References: the resynthesised input i for
+//     exp + inverse mel + Griffin-Lim (audio/features.hpp), F0 by --pitch-tracker (default
+//     "crepe-full" = the paper's: CREPE full, Viterbi, hop 160, 50-2006 Hz, unvoiced where
+//     periodicity < 0.5; audio/pitch_tracker.hpp). References: the resynthesised input i for
 //     pre-swap and global swap, the resynthesised partner j(i) for the local swap.
 // and renders into RUN_DIR/examples/: for the first --wav-examples items, WAVs and log-mel
 // .npy of input / reconstruction / global swap / local swap, a spectrogram PNG per item,
@@ -24,6 +26,7 @@
 #include <CLI/CLI.hpp>
 #include <dsae/audio/features.hpp>
 #include <dsae/audio/pitch.hpp>
+#include <dsae/audio/pitch_tracker.hpp>
 #include <dsae/audio/wav.hpp>
 #include <dsae/data/dataset.hpp>
 #include <dsae/data/npy.hpp>
@@ -57,6 +60,8 @@ struct cli_options {
   index_t wav_examples = 3, rpa_items = 40, batch = 128;
   std::uint64_t seed = 0;
   bool no_png = false;
+  std::string pitch_tracker = "crepe-full";
+  std::shared_ptr<const audio::pitch_tracker> tracker;  // built from pitch_tracker in main
 };
 
 struct run_config {
@@ -347,7 +352,7 @@ int run(const cli_options& o, const run_config& rc) {
   }
   std::vector<std::array<std::vector<float>, 5>> wave(static_cast<std::size_t>(KE));
   std::vector<std::array<std::vector<double>, 5>> f0(static_cast<std::size_t>(KE));
-  const audio::pitch_config pcfg;
+  const audio::pitch_tracker& tracker = *o.tracker;
   const auto t_gl = std::chrono::steady_clock::now();
 #pragma omp parallel for schedule(dynamic, 1)
   for (index_t w = 0; w < KE * 5; ++w) {
@@ -355,7 +360,7 @@ int run(const cli_options& o, const run_config& rc) {
     audio::griffin_lim_config gl;
     gl.seed = std::uint64_t(o.seed);
     auto y = audio::log_mel_to_audio(as_xt(mels[size_t(k)][size_t(c)], T, F), {}, gl);
-    f0[size_t(k)][size_t(c)] = audio::track_pitch(y, pcfg).f0_hz;
+    f0[size_t(k)][size_t(c)] = tracker.f0(y);  // CREPE: 0 Hz where periodicity < 0.5
     wave[size_t(k)][size_t(c)] = std::move(y);
   }
   const double gl_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_gl).count();
@@ -379,10 +384,14 @@ int run(const cli_options& o, const run_config& rc) {
   }
   out["rpa_items"] = K;
   out["rpa_per_item"] = rpa_items;
-  out["pitch_tracker"] = audio::pitch_estimator_name;
+  out["pitch_tracker"] = tracker.name();
+  out["pitch_tracker_hop"] = tracker.hop();
+  out["pitch_weights"] = tracker.is_crepe() ? std::string(audio::crepe_weights_source) : std::string("none");
+  out["rpa_matches_paper_tracker"] = tracker.name() == "crepe-full-viterbi";
   out["rpa_note"] = "mean over items of mir_eval-style raw pitch accuracy (50 cents); audio resynthesised from "
                     "log-mel by exp + NNLS inverse mel + Griffin-Lim (32 it., momentum 0.99); reference: "
-                    "resynthesised input i (pre, global) or partner j(i) (local); the paper used CREPE";
+                    "resynthesised input i (pre, global) or partner j(i) (local); F0 by pitch_tracker (CREPE: "
+                    "hop 160, 50-2006 Hz, unvoiced where periodicity < 0.5); the paper used crepe-full-viterbi";
   out["griffin_lim_seconds"] = gl_secs;
 
   // 6. Examples: WAVs, log-mel .npy and PNGs.
@@ -493,7 +502,7 @@ int run(const cli_options& o, const run_config& rc) {
   std::printf("%s z=%lld: F1 pre %.3f global %.3f local %.3f | recon MSE %.4f | Frechet(%s) %.3f | RPA(%s, %lld items) "
               "%.3f %.3f %.3f | %.1f s\n",
               rc.method.c_str(), (long long)rc.z, sw.f1_pre, sw.f1_global, sw.f1_local, recon_mse,
-              "logmel-frame-stats", double(out["frechet"]), audio::pitch_estimator_name, (long long)K,
+              "logmel-frame-stats", double(out["frechet"]), tracker.name().c_str(), (long long)K,
               K ? rpa[0] / K : 0.0, K ? rpa[1] / K : 0.0, K ? rpa[2] / K : 0.0, double(out["seconds"]));
   return 0;
 }
@@ -523,8 +532,13 @@ int main(int argc, char** argv) {
   app.add_option("--python", o.python, "python with numpy + matplotlib (for plots.py)");
   app.add_option("--plots", o.plots, "path of plots.py");
   app.add_flag("--no-png", o.no_png, "skip the spectrogram PNGs");
+  app.add_option("--pitch-tracker", o.pitch_tracker,
+                 "RPA tracker: crepe-full (the paper's), crepe-tiny (~37x cheaper) or yin-dsae-v1")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
+    // Before any work: missing CREPE weights fail here, with how to get them.
+    o.tracker = std::make_shared<const audio::pitch_tracker>(o.pitch_tracker, audio::rpa_crepe_config());
     const run_config c = read_config(o.run);
     const bool full = c.q == "full", rich = c.decoder == "richer";
     if (c.q != "full" && c.q != "factorised") throw std::runtime_error("config.json: unknown q '" + c.q + "'");

@@ -93,6 +93,7 @@ BOOST_AUTO_TEST_CASE(pipeline_filters_normalises_and_splits) {
   o.root = fx.root;
   o.out = fx.tmp.path / "out";
   o.wav = true;
+  o.pitch_tracker = "yin-dsae-v1";  // the paper's CREPE-full filter: crepe_filter below (tiny)
   const auto rep = ur::build_dataset(o);
   BOOST_TEST(rep.tracks == 5u);
   // 5 + 5 + 2 + 2 + 4 segments; kept: 4 + 4 violin, 5 trumpet.
@@ -141,9 +142,44 @@ BOOST_AUTO_TEST_CASE(pipeline_filters_normalises_and_splits) {
     BOOST_TEST(dsae_test::slurp(fx.tmp.path / "out" / f) == dsae_test::slurp(fx.tmp.path / "out2" / f));
 }
 
+// The CREPE confidence filter (tiny capacity: the paper's full model costs ~37x more) on a
+// smaller fixture: vn 3 segments (#1 noise), tpt 2 segments, an unvoiced tpt track.
+BOOST_AUTO_TEST_CASE(crepe_filter) {
+  dsae_test::temp_dir tmp{"urmp_crepe"};
+  const fs::path root = tmp.path / "URMP", a = root / "01_Jupiter_vn_tpt", c = root / "03_Dance_tpt_vn";
+  fs::create_directories(a);
+  fs::create_directories(c);
+  mono(a / "AuSep_1_vn_01_Jupiter.wav", tone(440.0, 12.2, 0.5, 6, 4.5, 7.5));
+  mono(a / "AuSep_2_tpt_01_Jupiter.wav", tone(233.1, 8.2, 0.2, 8));
+  mono(c / "AuSep_1_tpt_03_Dance.wav", white(4.1, 7));
+  ur::options o;
+  o.root = root;
+  o.out = tmp.path / "out";
+  BOOST_TEST(o.pitch_tracker == "crepe-full");  // the paper's filter is the default
+  BOOST_TEST(o.crepe.hop == 128);
+  BOOST_TEST(o.crepe.f_max == 2000.0);
+  o.pitch_tracker = "crepe-tiny";
+  const auto rep = ur::build_dataset(o);
+  BOOST_TEST(rep.segments == 6u);
+  BOOST_TEST(rep.kept == 4u);
+  const auto ds = dsae::data::load_dataset(o.out);
+  const auto& pre = ds.manifest["preprocessing"];
+  BOOST_TEST(pre["pitch_estimator"] == "crepe-tiny-viterbi");
+  BOOST_TEST(pre["pitch_hop"] == 128);
+  BOOST_TEST(pre["matches_paper_estimator"] == false);
+  for (const auto* sp : {&ds.train(), &ds.val(), &ds.split("test")})
+    for (const auto& l : sp->labels) {
+      const std::string src = l.raw["source"];
+      BOOST_TEST(src.find("03_Dance") == std::string::npos);
+      BOOST_TEST(!(src.find("AuSep_1_vn_01") != std::string::npos && l.raw["segment"] == 1));
+      BOOST_TEST(l.raw["confidence"].get<double>() > 0.85);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(bad_input) {
   urmp_fixture fx;
   ur::options o;
+  o.pitch_tracker = "yin-dsae-v1";  // errors only: the tracker does not matter
   o.out = fx.tmp.path / "out";
   // Not a URMP folder.
   o.root = fx.tmp.path / "nothing";

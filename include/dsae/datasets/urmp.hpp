@@ -9,10 +9,13 @@
 //
 // Pipeline: left channel -> per-instrument corpus-wide peak normalisation -> resample to
 // 16 kHz (libsamplerate, medium-quality sinc) -> non-overlapping 4 s segments -> keep a segment if
-// its mean pitch confidence (audio/pitch.hpp, "yin-dsae-v1", hop 128, 50-2000 Hz) is
-// > threshold (0.85) -> divide an instrument's kept segments by their max |sample| ->
-// seeded 0.8/0.1/0.1 split per instrument -> log-mel. The paper used CREPE (full, viterbi)
-// for the confidence; the estimator is named in the manifest ("pitch_estimator").
+// its mean pitch confidence is > threshold (0.85) -> divide an instrument's kept segments by
+// their max |sample| -> seeded 0.8/0.1/0.1 split per instrument -> log-mel.
+// Confidence: options.pitch_tracker (audio/pitch_tracker.hpp), by default "crepe-full" = the
+// paper's (Hayes et al.): mean CREPE-full periodicity, Viterbi, hop 128, 50-2000 Hz.
+// "crepe-tiny" is ~37x cheaper; "yin-dsae-v1" needs no weights. The tracker is named in the
+// manifest ("pitch_estimator"). CREPE full over the paper's vn/tpt subset is hours on 2 cores
+// (docs/evaluation.md); options.threads spreads the tracks over cores.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -30,6 +33,7 @@
 
 #include "../audio/features.hpp"
 #include "../audio/pitch.hpp"
+#include "../audio/pitch_tracker.hpp"
 #include "../audio/wav.hpp"
 #include "../data/dataset.hpp"
 #include "detail/rng.hpp"
@@ -107,7 +111,9 @@ struct options {
   bool overwrite = false;
   int threads = 0;
   std::array<double, 3> fractions{0.8, 0.1, 0.1};
-  audio::pitch_config pitch{};      // hop 128, 50-2000 Hz at 16 kHz
+  audio::pitch_config pitch{};      // YIN: hop 128, 50-2000 Hz at 16 kHz
+  std::string pitch_tracker = "crepe-full";  // crepe-full (paper), crepe-tiny, yin-dsae-v1
+  audio::crepe_config crepe = audio::urmp_filter_crepe_config();  // Viterbi, hop 128, 50-2000 Hz
   audio::mel_config mel{};
   std::ostream* log = &std::cerr;   // warnings for skipped files (nullptr = silent)
 };
@@ -135,6 +141,9 @@ inline report build_dataset(const options& o) {
     throw std::invalid_argument("urmp: pitch/mel sample rates must equal options.sample_rate");
   const auto tracks = find_tracks(o.root, o.codes);
   if (data::holds_dataset(o.out) && !o.overwrite) data::prepare_output_dir(o.out, false);
+  const audio::pitch_tracker tracker(o.pitch_tracker, o.crepe, o.pitch);  // loads CREPE weights now
+  if (tracker.is_crepe() && o.sample_rate != audio::crepe_sample_rate)
+    throw std::invalid_argument("urmp: CREPE needs sample_rate 16000, got " + std::to_string(o.sample_rate));
 
   report rep;
   rep.tracks = tracks.size();
@@ -179,7 +188,6 @@ inline report build_dataset(const options& o) {
 
   // Pass 2: normalise, resample, cut, score.
   std::vector<std::vector<detail::segment>> per_track(tracks.size());
-  const audio::pitch_config pc = o.pitch;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(tracks.size()); ++ii) {
     const std::size_t i = static_cast<std::size_t>(ii);
@@ -197,7 +205,7 @@ inline report build_dataset(const options& o) {
         seg.index = s;
         seg.audio.assign(y.begin() + static_cast<std::ptrdiff_t>(s * o.segment_samples),
                          y.begin() + static_cast<std::ptrdiff_t>((s + 1) * o.segment_samples));
-        seg.confidence = audio::mean_confidence(seg.audio, pc);
+        seg.confidence = tracker.mean_confidence(seg.audio);
         if (!(seg.confidence > o.threshold)) std::vector<float>().swap(seg.audio);  // dropped
         per_track[i].push_back(std::move(seg));
       }
@@ -219,7 +227,7 @@ inline report build_dataset(const options& o) {
   if (rep.kept == 0)
     throw std::runtime_error("empty selection: none of the " + std::to_string(rep.segments) +
                              " segments under '" + o.root.string() +
-                             "' passed the pitch-confidence filter (> " +
+                             "' passed the pitch-confidence filter (" + tracker.name() + " > " +
                              std::to_string(o.threshold) + ")");
   data::prepare_output_dir(o.out, o.overwrite);
   static constexpr std::array<const char*, 3> split_names{"train", "val", "test"};
@@ -320,12 +328,16 @@ inline report build_dataset(const options& o) {
         {"resampler", std::string("libsamplerate ") + src_get_name(o.converter)},
         {"sample_rate", o.sample_rate},
         {"segment_samples", o.segment_samples},
-        {"pitch_estimator", audio::pitch_estimator_name},
-        {"pitch_hop", o.pitch.hop},
-        {"pitch_f_min", o.pitch.f_min},
-        {"pitch_f_max", o.pitch.f_max},
+        {"pitch_estimator", tracker.name()},
+        {"pitch_weights", tracker.is_crepe() ? std::string(audio::crepe_weights_source) : std::string("none")},
+        {"pitch_hop", tracker.hop()},
+        {"pitch_f_min", tracker.is_crepe() ? o.crepe.f_min : o.pitch.f_min},
+        {"pitch_f_max", tracker.is_crepe() ? o.crepe.f_max : o.pitch.f_max},
+        {"confidence", tracker.is_crepe() ? "mean CREPE periodicity" : "mean YIN confidence 1 - d'"},
         {"confidence_threshold", o.threshold},
-        {"paper_estimator", "CREPE full, viterbi (not used; see docs/data.md)"}}},
+        {"paper_estimator", "crepe-full-viterbi, hop 128, 50-2000 Hz"},
+        {"matches_paper_estimator", tracker.name() == "crepe-full-viterbi" && o.crepe.hop == 128 &&
+                                        o.crepe.f_min == 50.0 && o.crepe.f_max == 2000.0}}},
       {"split", {{"seed", o.seed}, {"fractions", o.fractions}, {"per_instrument", true}}},
       {"counts", counts},
       {"segments_total", rep.segments},
