@@ -88,7 +88,7 @@ for m, d in run_dirs.items():
         e = json.load(f)
     evals[m] = e
     check(all(k in e for k in KEYS), f"{m}: eval.json keys (missing: {[k for k in KEYS if k not in e]})")
-    check(e.get("frechet_embedding") == "logmel-frame-stats" and e.get("pitch_tracker") == "yin-dsae-v1",
+    check(e.get("frechet_embedding") == "logmel-frame-stats" and e.get("pitch_tracker") == "crepe-tiny-viterbi",
           f"{m}: embedding and tracker are named")
     check(e.get("method") == m and e.get("z") == 4, f"{m}: eval.json names the variant it evaluated")
     check(e.get("n_train", 0) + e.get("n_val", 0) == 24, f"{m}: all 24 clips used (train + val)")
