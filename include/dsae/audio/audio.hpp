@@ -5,5 +5,6 @@
 #include "features.hpp"
 #include "pitch.hpp"
 #include "pitch_tracker.hpp"
+#include "vggish.hpp"
 #include "render.hpp"
 #include "wav.hpp"
