@@ -46,7 +46,9 @@ def check(cond, what):
 def driver(*extra):
     cmd = ["/usr/bin/python3", args.driver, "dmelodies", "--profile", "tiny", "--out", OUT,
            "--build-dir", args.build_dir, *extra]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    # No VGGish weights (even if the user's cache has them): the log-mel fallback is checked.
+    env = dict(os.environ, DSAE_VGGISH_WEIGHTS=os.path.join(args.work, "no-vggish.safetensors"))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     print(p.stdout[-3000:])
     print(p.stderr[-2000:], file=sys.stderr)
     return p

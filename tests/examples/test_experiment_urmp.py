@@ -78,10 +78,19 @@ write_wav(os.path.join(ROOT, "02_Dance_tpt_fl", "AuSep_1_tpt_02_Dance.wav"),
 write_wav(os.path.join(ROOT, "02_Dance_tpt_fl", "AuSep_2_fl_02_Dance.wav"), melody([81] * 5, 1.0, 0.5, 2, 4))
 
 
+# VGGish with seeded random weights (tests/audio/vggish_peer.py; the released weights are the
+# user's): exercises the FAD path of dsae-eval. Without torch the log-mel fallback is used.
+VGG = os.path.join(args.work, "vggish")
+os.makedirs(VGG)
+HERE = os.path.dirname(os.path.abspath(__file__))
+have_vggish = subprocess.call(["/usr/bin/python3", os.path.join(HERE, "..", "audio", "vggish_peer.py"), VGG]) == 0
+ENV = dict(os.environ, DSAE_VGGISH_WEIGHTS=os.path.join(VGG, "weights.safetensors" if have_vggish else "none"))
+
+
 def driver(*extra):
     cmd = ["/usr/bin/python3", args.driver, "urmp", "--root", ROOT, "--profile", "tiny", "--out", OUT,
            "--build-dir", args.build_dir, *extra]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     print(p.stdout[-3000:])
     print(p.stderr[-2000:], file=sys.stderr)
     return p
@@ -121,6 +130,9 @@ for m in ("dsae", "ts-dsae"):
         check(e.get("pitch_tracker") == "crepe-tiny-viterbi" and e.get("pitch_tracker_hop") == 160,
               f"{m}: RPA tracker named ({e.get('pitch_tracker')})")
         check(e.get("n_train") == 12 and e.get("n_val") == 2, f"{m}: trained on the URMP train split")
+        want = "vggish-fc3" if have_vggish else "logmel-frame-stats"
+        check(e.get("frechet_embedding") == want and (not have_vggish or "frechet_logmel_stats" in e),
+              f"{m}: Frechet embedding {e.get('frechet_embedding')} (expected {want})")
 fig_dir = os.path.join(OUT, "figures")
 for name in ("fig3_f1.png", "fig4_recon_vs_f1.png", "fig5_rpa.png"):
     check(os.path.exists(os.path.join(fig_dir, name)), f"figures/{name}")
