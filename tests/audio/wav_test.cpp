@@ -69,6 +69,33 @@ BOOST_AUTO_TEST_CASE(missing_and_corrupt_files_name_the_file) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(truncated_file_is_detected) {
+  // Issue 13 item 10: libsndfile clamps a data chunk that runs past the end of the file, so
+  // a cut recording read without error. Now the declared chunk is checked against the size.
+  dsae_test::temp_dir tmp("wav_cut");
+  const auto p = (tmp.path / "cut.wav").string();
+  std::vector<float> x(4000, 0.25f);
+  au::write_wav_mono(p, x, 16000, SF_FORMAT_PCM_16);
+  std::string raw;
+  {
+    std::ifstream f(p, std::ios::binary);
+    raw.assign((std::istreambuf_iterator<char>(f)), {});
+  }
+  BOOST_TEST(au::read_wav(p).frames() == 4000u);
+  BOOST_TEST(au::read_wav_memory({reinterpret_cast<const unsigned char*>(raw.data()), raw.size()}, "mem").frames() == 4000u);
+  {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f << raw.substr(0, raw.size() - 1000);
+  }
+  try {
+    au::read_wav(p);
+    BOOST_FAIL("no exception for a truncated WAV");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find(p) != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("truncated") != std::string::npos, e.what());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(resample_48k_to_16k_keeps_pitch) {
   std::vector<float> x(48000);
   for (std::size_t i = 0; i < x.size(); ++i)

@@ -136,4 +136,30 @@ BOOST_AUTO_TEST_CASE(writer_checks_items_against_features) {
   BOOST_CHECK_THROW(dd::write_dataset(tmp.path, {}, small_features(), items), std::invalid_argument);
 }
 
+
+BOOST_AUTO_TEST_CASE(duplicate_item_indices_are_rejected) {
+  // Issue 13 item 7: two items claiming the same row left one row's labels at their
+  // defaults (and the other row's overwritten) without an error.
+  dsae_test::temp_dir tmp("ds_dup");
+  const fs::path d = tmp.path;
+  dd::write_dataset(d, {{"instruments", {"violin", "trumpet"}}}, small_features(), small_items());
+  BOOST_REQUIRE(error_of(d).empty());
+  auto m = nlohmann::json::parse(dsae_test::slurp(d / "manifest.json"));
+  int n = 0;
+  for (auto& it : m["items"])
+    if (it["split"] == "train" && n++ == 1) it["index"] = 0;  // second train item claims row 0 too
+  dsae_test::spit(d / "manifest.json", m.dump());
+  const auto e = error_of(d);
+  BOOST_TEST(e.find((d / "manifest.json").string()) != std::string::npos, e);
+  BOOST_TEST(e.find("both claim index 0 of split 'train'") != std::string::npos, e);
+}
+
+BOOST_AUTO_TEST_CASE(manifest_is_written_atomically) {
+  dsae_test::temp_dir tmp("ds_atomic");
+  dd::write_dataset(tmp.path, {{"instruments", {"violin", "trumpet"}}}, small_features(), small_items());
+  BOOST_TEST(!fs::exists(tmp.path / "manifest.json.tmp"));
+  BOOST_TEST(!fs::exists(tmp.path / "train" / "features.npy.tmp"));
+  BOOST_TEST(dd::load_dataset(tmp.path).train().labels[2].row == 13);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

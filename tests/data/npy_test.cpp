@@ -3,7 +3,9 @@
 
 #include <dsae/data/npy.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "common.hpp"
@@ -109,6 +111,116 @@ BOOST_AUTO_TEST_CASE(errors_name_the_file) {
   e = error_of([&] { dd::load_features(cut); });
   BOOST_TEST(has(e, cut));
   BOOST_TEST(has(e, "truncated"));
+}
+
+
+// Hand-made .npy images for the hostile-input regressions (issue 13, items 1 and 2).
+namespace {
+std::string npy_image(int major, const std::string& dict, std::size_t pad_to_len, const std::string& payload) {
+  std::string h = dict;
+  while (h.size() + 1 < pad_to_len) h += ' ';
+  h += '\n';
+  std::string out("\x93NUMPY", 6);
+  out += char(major);
+  out += char(0);
+  const std::uint32_t n = std::uint32_t(h.size());
+  out += char(n & 0xff);
+  out += char((n >> 8) & 0xff);
+  if (major >= 2) {
+    out += char((n >> 16) & 0xff);
+    out += char((n >> 24) & 0xff);
+  }
+  return out + h + payload;
+}
+std::string floats(std::initializer_list<float> v) {
+  std::string s(v.size() * 4, '\0');
+  std::size_t i = 0;
+  for (float f : v) std::memcpy(s.data() + 4 * i++, &f, 4);
+  return s;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(header_lengths_are_unsigned) {
+  // Headers of 0x86 and 0x90 bytes (numpy < 1.14 aligned headers to 16 bytes): the top bit
+  // of the low length byte must not be sign-extended.
+  dsae_test::temp_dir tmp("npy_len");
+  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 3), }";
+  for (auto [major, len] : {std::pair{1, 0x86}, std::pair{2, 0x90}, std::pair{3, 0x86}, std::pair{1, 0xF6}}) {
+    const auto p = (tmp.path / ("v" + std::to_string(major) + "_" + std::to_string(len) + ".npy")).string();
+    const std::string img = npy_image(major, dict, std::size_t(len), floats({1.5f, -2.f, 3.f}));
+    dsae_test::spit(p, img);
+    const auto a = dd::load_features(p);
+    BOOST_TEST(a.size() == 3u);
+    BOOST_TEST(a(0, 0, 1) == -2.f);
+    const auto b = dd::load_npy_float<3>(std::string_view(img), "mem");
+    BOOST_TEST(b(0, 0, 2) == 3.f);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hostile_headers_fail_fast_without_allocating) {
+  dsae_test::temp_dir tmp("npy_hostile");
+  const auto t0 = std::chrono::steady_clock::now();
+  // 12-byte v2 file whose u32 header length (0xFFFFFF86) runs far past the end.
+  const auto p12 = (tmp.path / "v2_12.npy").string();
+  dsae_test::spit(p12, std::string("\x93NUMPY\x02\x00\x86\xff\xff\xff", 12));
+  auto e = error_of([&] { dd::load_features(p12); });
+  BOOST_TEST(has(e, p12));
+  BOOST_TEST(has(e, "runs past the end"), e);
+  // A shape whose product overflows 64 bits (the 96-byte crash of item 1).
+  const auto pov = (tmp.path / "overflow.npy").string();
+  dsae_test::spit(pov, npy_image(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 2), }",
+                                 86, floats({1.f, 2.f})));
+  e = error_of([&] { dd::load_features(pov); });
+  BOOST_TEST(has(e, pov));
+  BOOST_TEST(has(e, "2^64"), e);
+  // A product that wraps to a small number when multiplied by 4 bytes.
+  const auto pwrap = (tmp.path / "wrap4.npy").string();
+  dsae_test::spit(pwrap, npy_image(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 1, 1), }",
+                                   118, floats({1.f})));
+  e = error_of([&] { dd::load_features(pwrap); });
+  BOOST_TEST(has(e, "truncated"), e);
+  // 10^12 elements promised by a file of a few bytes: rejected before any allocation.
+  const auto pbig = (tmp.path / "tera.npy").string();
+  dsae_test::spit(pbig, npy_image(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000, 1000), }",
+                                  118, floats({1.f, 2.f})));
+  e = error_of([&] { dd::load_features(pbig); });
+  BOOST_TEST(has(e, pbig));
+  BOOST_TEST(has(e, "truncated"), e);
+  BOOST_TEST(has(e, "4000000000000 bytes"), e);
+  // Trailing bytes after the payload, an unknown version, garbage in the dict.
+  const auto ptrail = (tmp.path / "trail.npy").string();
+  dsae_test::spit(ptrail, npy_image(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1), }", 118,
+                                    floats({1.f, 2.f})));
+  e = error_of([&] { dd::load_features(ptrail); });
+  BOOST_TEST(has(e, "4 trailing bytes"), e);
+  const auto pver = (tmp.path / "v9.npy").string();
+  dsae_test::spit(pver, npy_image(9, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1), }", 118, floats({1.f})));
+  e = error_of([&] { dd::load_features(pver); });
+  BOOST_TEST(has(e, "version 9.0"), e);
+  const auto pjunk = (tmp.path / "junk.npy").string();
+  dsae_test::spit(pjunk, npy_image(1, "{'descr': '<f4', 'shape': (1, 1, 1), 'evil': __import__('os'), }", 118, floats({1.f})));
+  e = error_of([&] { dd::load_features(pjunk); });
+  BOOST_TEST(has(e, "unreadable .npy header"), e);
+  BOOST_TEST(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(numpy_versions_1_2_3_read_when_available) {
+  dsae_test::temp_dir tmp("npy_ver");
+  const std::string dir = tmp.path.string();
+  const std::string cmd = std::string(DSAE_PYTHON) +
+      " -c \"import numpy as n,sys; a=n.arange(24,dtype=n.float32).reshape(2,3,4)\n"
+      "for v in [(1,0),(2,0),(3,0)]:\n"
+      "  f=open(sys.argv[1]+'/v%d.npy'%v[0],'wb'); n.lib.format.write_array(f,a,version=v); f.close()\" " + dir +
+      " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) {
+    BOOST_TEST_MESSAGE("SKIPPED: numpy not importable");
+    return;
+  }
+  for (int v = 1; v <= 3; ++v) {
+    const auto a = dd::load_features(dir + "/v" + std::to_string(v) + ".npy");
+    BOOST_TEST(a(1, 2, 3) == 23.f);
+    BOOST_TEST(a(0, 1, 0) == 4.f);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -204,7 +204,12 @@ BOOST_AUTO_TEST_CASE(bad_input) {
   // A corrupt WAV: the error names the file; with skip_bad the run goes on and lists it.
   o.codes = {"tpt"};
   const fs::path bad = fx.root / "01_Jupiter_vn_tpt" / "AuSep_3_tpt_01_Jupiter.wav";
-  dsae_test::spit(bad, "RIFF\x24\x00\x00\x00WAVEfmt garbage garbage");
+  // Truncated (issue 13 item 10: libsndfile clamps the frame count, so the cut file was
+  // used silently and not listed in skipped_files): keep the header and half the samples.
+  {
+    const std::string whole = dsae_test::slurp(bad);
+    dsae_test::spit(bad, whole.substr(0, whole.size() / 2));
+  }
   try {
     ur::build_dataset(o);
     BOOST_FAIL("no exception");

@@ -166,16 +166,7 @@ inline void write_dataset(const std::filesystem::path& dir, nlohmann::json heade
   for (std::size_t i = 0; i < items.size(); ++i)
     os << (i ? ",\n    " : "\n    ") << items[i].dump();
   os << "\n  ]\n}\n";
-  const fs::path tmp = dir / "manifest.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << os.str();
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write '" + tmp.string() + "'");
-  }
-  std::error_code ec;
-  fs::rename(tmp, dir / "manifest.json", ec);
-  if (ec) throw std::runtime_error("cannot rename '" + tmp.string() + "': " + ec.message());
+  io::write_file_atomic(dir / "manifest.json", os.str());
 }
 
 namespace detail {
@@ -199,6 +190,41 @@ inline item_label parse_item(const nlohmann::json& it, const std::vector<std::st
       l.factors[k] = it["factors"].at(dmelodies_factor_names[k]).get<int>();
   if (it.contains("pitches")) l.pitches = it["pitches"].get<std::vector<int>>();
   return l;
+}
+// Places every manifest item at (split, index). requires: rows[split] = the split's feature
+// rows. Throws std::runtime_error naming `where` for an unknown split, an index out of
+// range, an index used twice (labels would silently be wrong), or a row without an item.
+inline std::map<std::string, std::vector<item_label>> index_items(const nlohmann::json& items,
+                                                                  const std::map<std::string, std::size_t>& rows,
+                                                                  const std::vector<std::string>& instruments,
+                                                                  const std::string& where) {
+  if (!items.is_array()) throw std::runtime_error(where + ": \"items\" must be an array");
+  std::map<std::string, std::vector<item_label>> out;
+  std::map<std::string, std::vector<std::size_t>> owner;  // item number + 1 per row, 0 = none
+  for (const auto& [name, n] : rows) {
+    out[name].resize(n);
+    owner[name].assign(n, 0);
+  }
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    item_label l = parse_item(items[k], instruments, where);
+    auto sit = out.find(l.split);
+    if (sit == out.end()) throw std::runtime_error(where + ": item of unknown split '" + l.split + "'");
+    if (l.index >= sit->second.size())
+      throw std::runtime_error(where + ": item index " + std::to_string(l.index) + " out of range for split '" +
+                               l.split + "'");
+    auto& o = owner[l.split][l.index];
+    if (o != 0)
+      throw std::runtime_error(where + ": items " + std::to_string(o - 1) + " and " + std::to_string(k) +
+                               " both claim index " + std::to_string(l.index) + " of split '" + l.split + "'");
+    o = k + 1;
+    sit->second[l.index] = std::move(l);
+  }
+  for (const auto& [name, own] : owner)
+    for (std::size_t i = 0; i < own.size(); ++i)
+      if (own[i] == 0)
+        throw std::runtime_error(where + ": split '" + name + "' has " + std::to_string(own.size()) +
+                                 " feature rows but row " + std::to_string(i) + " has no item");
+  return out;
 }
 }  // namespace detail
 
@@ -248,23 +274,10 @@ inline dataset load_dataset(const std::filesystem::path& dir) {
       sd.labels.resize(count);
       ds.splits.emplace(name, std::move(sd));
     }
-    std::map<std::string, std::size_t> filled;
-    for (const auto& it : items) {
-      item_label l = detail::parse_item(it, ds.instruments, where);
-      auto sit = ds.splits.find(l.split);
-      if (sit == ds.splits.end())
-        throw std::runtime_error(where + ": item of unknown split '" + l.split + "'");
-      if (l.index >= sit->second.labels.size())
-        throw std::runtime_error(where + ": item index " + std::to_string(l.index) +
-                                 " out of range for split '" + l.split + "'");
-      sit->second.labels[l.index] = std::move(l);
-      ++filled[sit->first];
-    }
-    for (const auto& [name, sd] : ds.splits)
-      if (filled[name] != sd.labels.size())
-        throw std::runtime_error(where + ": split '" + name + "' has " +
-                                 std::to_string(sd.labels.size()) + " feature rows but " +
-                                 std::to_string(filled[name]) + " items");
+    std::map<std::string, std::size_t> rows;
+    for (const auto& [name, sd] : ds.splits) rows[name] = sd.labels.size();
+    auto labels = detail::index_items(items, rows, ds.instruments, where);
+    for (auto& [name, l] : labels) ds.splits[name].labels = std::move(l);
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(where + ": malformed manifest: " + e.what());
   }

@@ -243,6 +243,9 @@ inline build_report build_dataset(const build_options& o) {
   if (o.instruments.empty()) throw std::invalid_argument("dmelodies: no instrument");
   const auto rows = subset_rows(o.octaves, true);
   const auto items = select(rows, o.count, o.seed, o.instruments.size());
+  if (std::none_of(items.begin(), items.end(), [](const selected_item& i) { return i.split == "val"; }))
+    throw std::invalid_argument("dmelodies: count " + std::to_string(o.count) + " leaves the validation split "
+                                "empty (each instrument's 20% share rounds to 0 melodies); use a larger count");
   data::prepare_output_dir(o.out, o.overwrite);
 
   audio::render_config rc;

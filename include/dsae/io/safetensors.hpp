@@ -34,9 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "atomic_file.hpp"
 
 namespace dsae::io {
 
@@ -684,19 +682,6 @@ inline std::string make_header(const safetensors_file& f) {
   return out + json;
 }
 
-inline void write_all(int fd, const void* data, std::size_t size, const std::string& tmp) {
-  const auto* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t w = ::write(fd, p, size);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error("safetensors '" + tmp + "': write failed: " + std::strerror(errno));
-    }
-    p += w;
-    size -= std::size_t(w);
-  }
-}
-
 }  // namespace detail
 
 // The whole file as bytes (header + data), e.g. for tests or network transfer.
@@ -779,56 +764,36 @@ inline safetensors_file parse_safetensors(std::span<const std::byte> data, const
 // requires: a readable, valid file; else runtime_error naming the file and the problem.
 inline safetensors_file read_safetensors(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw std::runtime_error("safetensors '" + name + "': not a regular file");
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("safetensors '" + name + "': cannot open for reading: " + std::strerror(errno));
-  const auto size = in.tellg();
-  if (size < 0) throw std::runtime_error("safetensors '" + name + "': cannot determine the file size");
+  // The allocation is the file's real size (never a size read from the header): the
+  // header length and every data offset are then checked against it by the parser.
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw std::runtime_error("safetensors '" + name + "': cannot determine the file size: " + ec.message());
   std::vector<std::byte> data(static_cast<std::size_t>(size));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(data.data()), size))
-    throw std::runtime_error("safetensors '" + name + "': read failed");
+  if (size > 0 && !in.read(reinterpret_cast<char*>(data.data()), std::streamsize(size)))
+    throw std::runtime_error("safetensors '" + name + "': read failed (file shrank while being read?)");
   return parse_safetensors(data, name);
 }
 
-// Writes `f` to path + ".tmp", fsyncs it, renames it over `path` and fsyncs the directory.
-// ensures: on success `path` holds the complete new file; on failure (runtime_error naming the
-// file) `path` is untouched (old content or absent) and the temporary file is removed.
+// Writes `f` to path + ".tmp", fsyncs it, renames it over `path` and fsyncs the directory
+// (io/atomic_file.hpp). ensures: on success `path` holds the complete new file; on failure
+// (runtime_error naming the file) `path` is untouched (old content or absent) and the
+// temporary file is removed.
 inline void write_safetensors(const std::filesystem::path& path, const safetensors_file& f) {
   const std::string header = detail::make_header(f);  // throws before touching the disk
-  const std::string target = path.string();
-  const std::string tmp = target + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error("safetensors '" + target + "': cannot create temporary file '" + tmp +
-                             "': " + std::strerror(errno));
   try {
-    detail::write_all(fd, header.data(), header.size(), tmp);
+    atomic_file out(path);
+    out.write(header);
     for (const auto* kv : detail::data_order(f))
-      if (!kv->second.bytes.empty()) detail::write_all(fd, kv->second.bytes.data(), kv->second.bytes.size(), tmp);
-    if (::fsync(fd) != 0)
-      throw std::runtime_error("safetensors '" + tmp + "': fsync failed: " + std::strerror(errno));
+      if (!kv->second.bytes.empty()) out.write(kv->second.bytes.data(), kv->second.bytes.size());
+    out.commit();
   } catch (const std::runtime_error& e) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("safetensors '" + target + "': not written (" + e.what() + ")");
-  }
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("safetensors '" + target + "': close of '" + tmp + "' failed: " + std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("safetensors '" + target + "': rename from '" + tmp + "' failed: " + std::strerror(err));
-  }
-  // make the rename itself durable
-  auto dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+    throw std::runtime_error("safetensors '" + path.string() + "': not written (" + e.what() + ")");
   }
 }
 

@@ -31,16 +31,19 @@ inline std::string sizes_string(const model::model_sizes& s) {
 }
 
 namespace detail_ckpt {
+// The stored (PyTorch) shape of a parameter entry: biases 1-D, everything else [rows, cols].
+template <class Entry>
+std::vector<std::int64_t> stored_shape(const Entry& e) {
+  const bool bias = e.rows == 1 && e.name.substr(e.name.rfind('.') + 1).starts_with("bias");
+  return bias ? std::vector<std::int64_t>{e.cols} : std::vector<std::int64_t>{e.rows, e.cols};
+}
 template <class B>
 io::safetensors_file weights_file(const parameters<B>& p, const std::string& source) {
   using T = typename B::scalar;
   io::safetensors_file f(source);
   const std::vector<T> host = B::to_host(p.values());
   for (const auto& e : p.entries()) {
-    const bool bias = e.rows == 1 && e.name.substr(e.name.rfind('.') + 1).starts_with("bias");
-    std::vector<std::int64_t> shape = bias
-                                          ? std::vector<std::int64_t>{e.cols}
-                                          : std::vector<std::int64_t>{e.rows, e.cols};
+    const std::vector<std::int64_t> shape = stored_shape(e);
     f.put_vector(e.name, std::span<const T>(host.data() + e.offset, size_t(e.rows * e.cols)), shape);
   }
   return f;
@@ -76,6 +79,10 @@ void load_weights(const std::filesystem::path& path, Model& m) {
   std::vector<T> host = B::to_host(p.values());
   for (const auto& e : p.entries()) {
     if (!f.contains(e.name)) throw std::runtime_error("checkpoint '" + path.string() + "': missing parameter " + e.name);
+    // Shapes, not just element counts: a [64, 80] weight stored as [80, 64] is another matrix.
+    if (const auto want = detail_ckpt::stored_shape(e); f.at(e.name).shape != want)
+      throw std::runtime_error("checkpoint '" + path.string() + "': parameter " + e.name + " has shape " +
+                               io::shape_string(f.at(e.name).shape) + ", expected " + io::shape_string(want));
     const auto v = f.get_vector<T>(e.name, io::convert::float_cast);
     if (index_t(v.size()) != e.rows * e.cols)
       throw std::runtime_error("checkpoint '" + path.string() + "': parameter " + e.name + " has " +

@@ -29,7 +29,9 @@
 #include <string>
 #include <vector>
 #include "../model/sequential_vae.hpp"
+#include "../io/jsonl_log.hpp"
 #include "checkpoint.hpp"
+#include "divergence.hpp"
 #include "sequence_set.hpp"
 
 namespace dsae::train {
@@ -67,6 +69,11 @@ class trainer {
     if (m_o.max_epochs <= 0) detail::fail("trainer: max epochs must be positive, got ", m_o.max_epochs);
     if (m_o.patience <= 0) detail::fail("trainer: patience must be positive, got ", m_o.patience);
     if (Model::policy::two_stage && m_o.stage1_epochs < 0) detail::fail("trainer: stage-1 epochs must be >= 0");
+    // Best checkpoint and early stopping count only in stage 2: without one stage-2 epoch
+    // there would be no best model at all.
+    if (Model::policy::two_stage && m_o.stage1_epochs >= m_o.max_epochs)
+      detail::fail("trainer: stage-1 epochs (", m_o.stage1_epochs, ") must be fewer than the maximum epochs (",
+                   m_o.max_epochs, "): stage 2 would never run and no best checkpoint would be kept");
   }
 
   adam<B>& optimizer() { return m_opt; }
@@ -88,8 +95,8 @@ class trainer {
     train.validate(m_model.sizes().x_dim);
     val.validate(m_model.sizes().x_dim);
     if (!m_o.out_dir.empty()) std::filesystem::create_directories(m_o.out_dir);
-    std::ofstream metrics;
-    if (!m_o.out_dir.empty()) metrics.open(m_o.out_dir / "metrics.jsonl", std::ios::app);
+    io::jsonl_log metrics;  // lines of epochs the checkpoint covers; the rest is redone
+    if (!m_o.out_dir.empty()) metrics.open(m_o.out_dir / "metrics.jsonl", m_state.next_epoch);
     const auto fixed_order = permutation(train.count, {m_o.seed, 10, 0});
     fit_result r;
     model::sequence_batch<B> batch;
@@ -125,6 +132,9 @@ class trainer {
         const index_t n = std::min(m_o.batch_size, train.count - b0);
         train.batch_into(batch, order.data() + b0, n);
         const auto l = m_model.train_step(batch, m_o.seed, std::uint32_t(m_state.step));
+        check_step_finite(l, B::to_host(m_model.params().grads()), epoch, m_state.step,
+                          divergence_advice(m_o.out_dir.empty() ? std::string() : checkpoint_path().string(),
+                                            m_state.next_epoch));
         m_opt.step();
         ++m_state.step;
         accumulate(tr, l, double(n) / double(train.count));
@@ -139,6 +149,9 @@ class trainer {
                                         std::uint32_t(epoch * 4096 + b0 / m_o.batch_size));
         accumulate(va, l, double(n) / double(val.count));
       }
+      check_epoch_finite(tr, va, epoch, m_state.step,
+                         divergence_advice(m_o.out_dir.empty() ? std::string() : checkpoint_path().string(),
+                                           m_state.next_epoch));
       // Best / early stopping (stage 2 only for two-stage methods).
       bool improved = false;
       if (stage == 2) {
@@ -156,9 +169,11 @@ class trainer {
       if (m_state.next_epoch >= m_o.max_epochs) m_state.finished = true;
       const double secs = seconds_since(t0);
       if (!m_o.out_dir.empty()) {
+        // Metrics line first: a kill before the checkpoint redoes this epoch, and the
+        // resumed run's jsonl_log::open drops the line again.
+        metrics.append(json_line(epoch, stage, tr, va, secs, improved));
         if (improved) save_weights(m_o.out_dir / "best.safetensors", m_model);
         save_checkpoint(checkpoint_path(), m_model, m_opt, m_state);
-        metrics << json_line(epoch, stage, tr, va, secs, improved) << '\n' << std::flush;
       }
       if (m_o.verbose) {
         const double per = seconds_since(t_start) / double(epoch + 1 - first_epoch);
