@@ -10,6 +10,8 @@
 #include <dsae/datasets/urmp.hpp>
 
 #include <chrono>
+
+#include "../common/cli_checks.hpp"
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -21,7 +23,9 @@ int main(int argc, char** argv) {
   std::string out_d, reverb = "on";
   auto* dcmd = app.add_subcommand("dmelodies", "render dMelodies with FluidSynth, log-mel features");
   dcmd->add_option("--out", out_d, "output folder")->required();
-  dcmd->add_option("--count", d.count, "number of melodies (balanced instruments)")->capture_default_str();
+  dcmd->add_option("--count", d.count, "number of melodies (balanced instruments)")
+      ->check(dsae_cli::positive_int("a positive number of melodies"))
+      ->capture_default_str();
   dcmd->add_option("--octaves", d.octaves, "octaves (4, 5, 6), e.g. 4,5 for the instrument+octave set")
       ->delimiter(',')
       ->capture_default_str();
@@ -30,7 +34,9 @@ int main(int argc, char** argv) {
   dcmd->add_flag("--wav", d.wav, "also write 16-bit WAV listening copies");
   dcmd->add_flag("--overwrite", d.overwrite, "replace a dataset already in --out");
   dcmd->add_option("--soundfont", d.soundfont, "soundfont file")->capture_default_str();
-  dcmd->add_option("--threads", d.threads, "worker threads (0 = all cores)")->capture_default_str();
+  dcmd->add_option("--threads", d.threads, "worker threads (0 = all cores)")
+      ->check(dsae_cli::integer_in(0, 4096, "a thread count"))
+      ->capture_default_str();
 
   namespace ur = dsae::datasets::urmp;
   ur::options u;
@@ -44,7 +50,9 @@ int main(int argc, char** argv) {
   ucmd->add_flag("--skip-bad", u.skip_bad, "skip unreadable/corrupt WAVs (listed in the manifest)");
   ucmd->add_flag("--wav", u.wav, "also write 16-bit WAV listening copies");
   ucmd->add_flag("--overwrite", u.overwrite, "replace a dataset already in --out");
-  ucmd->add_option("--threads", u.threads, "worker threads (0 = all cores)")->capture_default_str();
+  ucmd->add_option("--threads", u.threads, "worker threads (0 = all cores)")
+      ->check(dsae_cli::integer_in(0, 4096, "a thread count"))
+      ->capture_default_str();
   ucmd->add_option("--pitch-tracker", u.pitch_tracker,
                    "confidence filter: crepe-full (the paper's), crepe-tiny (~37x cheaper) or yin-dsae-v1")
       ->capture_default_str();

@@ -35,7 +35,11 @@
 #include <dsae/data/npy.hpp>
 #include <dsae/dsae.hpp>
 #include <dsae/eval/eval.hpp>
+#include <dsae/io/atomic_file.hpp>
+#include <dsae/io/run_dir.hpp>
 #include <nlohmann/json.hpp>
+
+#include "../common/cli_checks.hpp"
 
 #include <omp.h>
 
@@ -537,9 +541,7 @@ int run(const cli_options& o, const run_config& rc) {
   }
   out["examples"] = examples;
   out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  const fs::path tmp = run_dir / "eval.json.tmp";
-  std::ofstream(tmp) << out.dump(2) << '\n';
-  fs::rename(tmp, run_dir / "eval.json");
+  io::write_file_atomic(run_dir / "eval.json", out.dump(2) + "\n");
   std::printf("%s z=%lld: F1 pre %.3f global %.3f local %.3f | recon MSE %.4f | Frechet(%s) %.3f | RPA(%s, %lld items) "
               "%.3f %.3f %.3f | %.1f s\n",
               rc.method.c_str(), (long long)rc.z, sw.f1_pre, sw.f1_global, sw.f1_local, recon_mse,
@@ -566,10 +568,10 @@ int main(int argc, char** argv) {
   cli_options o;
   app.add_option("--run", o.run, "run folder written by dsae-train")->required();
   app.add_option("--data", o.data, "dataset folder the run was trained on")->required();
-  app.add_option("--wav-examples", o.wav_examples, "validation items rendered to WAV/PNG")->check(CLI::NonNegativeNumber);
+  app.add_option("--wav-examples", o.wav_examples, "validation items rendered to WAV/PNG")->check(dsae_cli::non_negative_int());
   app.add_option("--rpa-items", o.rpa_items, "validation items for raw pitch accuracy (Griffin-Lim is slow)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--batch", o.batch)->check(CLI::PositiveNumber);
+      ->check(dsae_cli::non_negative_int());
+  app.add_option("--batch", o.batch)->check(dsae_cli::positive_int());
   app.add_option("--seed", o.seed, "seed of the posterior draw and the swap pairing");
   app.add_option("--python", o.python, "python with numpy + matplotlib (for plots.py)");
   app.add_option("--plots", o.plots, "path of plots.py");
@@ -583,6 +585,7 @@ int main(int argc, char** argv) {
     // Before any work: missing CREPE weights fail here, with how to get them.
     o.tracker = std::make_shared<const audio::pitch_tracker>(o.pitch_tracker, audio::rpa_crepe_config());
     const run_config c = read_config(o.run);
+    io::run_lock lock(o.run, "evaluate");  // no dsae-train or second dsae-eval writes the run meanwhile
     const bool full = c.q == "full", rich = c.decoder == "richer";
     if (c.q != "full" && c.q != "factorised") throw std::runtime_error("config.json: unknown q '" + c.q + "'");
     if (c.decoder != "richer" && c.decoder != "factorised")

@@ -19,9 +19,13 @@
 #include <dsae/data/npy.hpp>
 #include <dsae/dsae.hpp>
 #include <dsae/train/dataset_sets.hpp>
+#include <dsae/io/atomic_file.hpp>
+#include <dsae/io/run_dir.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include "../common/cli_checks.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -60,42 +64,88 @@ std::pair<train::sequence_set, train::sequence_set> load_data(const cli_options&
 }
 
 nlohmann::json config_json(const cli_options& o) {
-  return {{"method", o.method}, {"q", o.q}, {"decoder", o.decoder}, {"z", o.z}, {"v", o.v}, {"seed", o.seed},
-          {"stage1_epochs", o.stage1}, {"patience", o.patience}, {"batch", o.batch}, {"lr", o.lr},
-          {"amsgrad", o.amsgrad}, {"reshuffle", o.reshuffle}, {"data", fs::absolute(o.data).string()}};
+  return {{"format", io::run_format}, {"method", o.method}, {"q", o.q}, {"decoder", o.decoder}, {"z", o.z},
+          {"v", o.v}, {"seed", o.seed}, {"stage1_epochs", o.stage1}, {"patience", o.patience},
+          {"batch", o.batch}, {"lr", o.lr}, {"amsgrad", o.amsgrad}, {"reshuffle", o.reshuffle},
+          {"data", fs::absolute(o.data).string()}};
 }
 
-// Decides what to do with an existing run folder; never deletes anything the
-// user did not ask to replace.
-void prepare_run_dir(const cli_options& o) {
+// What the run was trained on: sizes and a content hash (FNV-1a 64), so that --resume with
+// other data is caught even when the path is the same.
+nlohmann::json data_fingerprint(const train::sequence_set& tr, const train::sequence_set& va) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const auto* s : {&tr, &va}) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s->data.data());
+    for (std::size_t i = 0, n = s->data.size() * sizeof(float); i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  return {{"train", {tr.count, tr.frames, tr.features}}, {"val", {va.count, va.frames, va.features}},
+          {"fnv1a64", hex}};
+}
+
+nlohmann::json read_config(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw std::runtime_error(p.string() + ": cannot open for reading");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(p.string() + ": corrupt (not valid JSON: " + e.what() +
+                             "); repair it or start again with --overwrite");
+  }
+}
+
+// Decides what to do with the run folder (locked by the caller); never deletes anything
+// the user did not ask to replace. Returns true when the run resumes from its checkpoint.
+bool prepare_run_dir(const cli_options& o, const nlohmann::json& fingerprint) {
   const fs::path out(o.out), ckpt = out / "checkpoint.safetensors";
-  const bool has_run = fs::exists(ckpt) || fs::exists(out / "final.json") || fs::exists(out / "metrics.jsonl");
   if (o.resume && o.overwrite) throw std::runtime_error("--resume and --overwrite exclude each other");
+  const auto kind = io::run_folder_kind(out);
+  auto fresh = [&] {
+    if (kind != io::folder_kind::absent_or_empty) io::remove_run_files(out);
+    fs::create_directories(out);
+    auto c = config_json(o);
+    c["data_fingerprint"] = fingerprint;
+    io::write_file_atomic(out / "config.json", c.dump(2) + "\n");
+    return false;
+  };
   if (o.resume) {
-    if (!fs::exists(ckpt)) throw std::runtime_error("--resume: " + ckpt.string() + " does not exist");
-    std::ifstream in(out / "config.json");
-    if (in) {
-      nlohmann::json saved;
-      in >> saved;
-      auto now = config_json(o);
+    if (kind == io::folder_kind::absent_or_empty)
+      throw std::runtime_error("--resume: " + o.out + " holds no run to resume (" + ckpt.string() + " does not exist)");
+    if (fs::exists(out / "config.json")) {
+      const auto saved = read_config(out / "config.json");
+      const auto now = config_json(o);  // named: items() must not outlive a temporary
       for (auto& [k, v] : now.items())
-        if (k != "data" && saved.contains(k) && saved[k] != v)
+        if (k != "data" && k != "format" && saved.contains(k) && saved[k] != v)
           throw std::runtime_error("--resume: option '" + k + "' is " + v.dump() + " but the run in " + o.out +
                                    " used " + saved[k].dump());
+      if (saved.contains("data_fingerprint") && saved["data_fingerprint"] != fingerprint)
+        throw std::runtime_error("--resume: --data " + o.data + " (" + fingerprint.dump() +
+                                 ") is not the data the run in " + o.out + " was trained on (" +
+                                 saved["data_fingerprint"].dump() + ")");
     }
-    return;
+    if (fs::exists(ckpt)) return true;
+    if (kind == io::folder_kind::run) {
+      std::printf("--resume: %s has no checkpoint yet (stopped in its first epoch): starting at epoch 0\n",
+                  o.out.c_str());
+      return fresh();
+    }
+    throw std::runtime_error("--resume: " + ckpt.string() + " does not exist");
   }
-  if (has_run && !o.overwrite) {
+  if (kind == io::folder_kind::foreign && !o.overwrite)
+    throw std::runtime_error(o.out + " is not empty and does not look like a dsae-train run (no config.json "
+                             "written by dsae-train); choose another --out, or pass --overwrite to replace the "
+                             "run files in it (" + std::string("config.json, metrics.jsonl, checkpoint.safetensors, "
+                             "best.safetensors, final.json, eval.json, examples/") + ")");
+  if (kind == io::folder_kind::run && !o.overwrite) {
     if (fs::exists(out / "final.json"))
       throw std::runtime_error(o.out + " already holds a finished run (final.json); pass --overwrite to replace it");
-    throw std::runtime_error(o.out + " holds an interrupted run (checkpoint.safetensors); pass --resume to continue "
-                             "it or --overwrite to start again");
+    if (fs::exists(ckpt))
+      throw std::runtime_error(o.out + " holds an interrupted run (checkpoint.safetensors); pass --resume to "
+                               "continue it or --overwrite to start again");
+    // Our run, stopped before its first checkpoint: nothing to lose, start again.
   }
-  if (o.overwrite)
-    for (const char* f : {"checkpoint.safetensors", "best.safetensors", "metrics.jsonl", "final.json", "config.json"})
-      fs::remove(out / f);
-  fs::create_directories(out);
-  std::ofstream(out / "config.json") << config_json(o).dump(2) << '\n';
+  return fresh();
 }
 
 template <class Model>
@@ -107,7 +157,8 @@ int run(const cli_options& o) {
   s.z_dim = o.z;
   s.v_dim = o.v;
   Model m(s, o.seed);
-  prepare_run_dir(o);
+  io::run_lock lock(o.out, "train into");  // held until the process ends (the kernel drops it on a kill)
+  const bool resuming = prepare_run_dir(o, data_fingerprint(tr, va));
   train::trainer_options to;
   to.batch_size = o.batch;
   to.adam.lr = o.lr;
@@ -121,7 +172,7 @@ int run(const cli_options& o) {
   to.verbose = !o.quiet;
   to.stop = &g_stop;
   train::trainer<Model> t(m, to);
-  if (o.resume) {
+  if (resuming) {
     t.resume();
     std::printf("resuming %s at epoch %lld (stage %d, step %llu)\n", o.out.c_str(), (long long)t.state().next_epoch,
                 t.state().stage, (unsigned long long)t.state().step);
@@ -145,9 +196,7 @@ int run(const cli_options& o) {
                         {"early_stopped", r.early_stopped},
                         {"seconds_this_call", secs},
                         {"steps", t.state().step}};
-  const fs::path tmp = fs::path(o.out) / "final.json.tmp";
-  std::ofstream(tmp) << fin.dump(2) << '\n';
-  fs::rename(tmp, fs::path(o.out) / "final.json");
+  io::write_file_atomic(fs::path(o.out) / "final.json", fin.dump(2) + "\n");
   std::printf("done: best epoch %lld, best validation loss %.6f, %.1f s\n", (long long)r.best_epoch, r.best_val, secs);
   (void)sizeof(B);
   return 0;
@@ -171,29 +220,38 @@ int main(int argc, char** argv) {
   app.add_option("--method", o.method)->check(CLI::IsMember({"dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"}));
   app.add_option("--q", o.q, "local posterior")->check(CLI::IsMember({"factorised", "full"}));
   app.add_option("--decoder", o.decoder)->check(CLI::IsMember({"factorised", "richer"}));
-  app.add_option("--z", o.z, "local latent size")->check(CLI::PositiveNumber);
-  app.add_option("--v", o.v, "global latent size")->check(CLI::PositiveNumber);
+  app.add_option("--z", o.z, "local latent size")->check(dsae_cli::positive_int());
+  app.add_option("--v", o.v, "global latent size")->check(dsae_cli::positive_int());
   app.add_option("--seed", o.seed);
-  app.add_option("--epochs", o.epochs, "maximum epochs")->check(CLI::PositiveNumber);
-  app.add_option("--stage1-epochs", o.stage1, "C: stage-1 epochs of the two-stage methods")->check(CLI::NonNegativeNumber);
-  app.add_option("--patience", o.patience, "early stopping patience (epochs)")->check(CLI::PositiveNumber);
-  app.add_option("--batch", o.batch)->check(CLI::PositiveNumber);
-  app.add_option("--lr", o.lr)->check(CLI::PositiveNumber);
+  app.add_option("--epochs", o.epochs, "maximum epochs")->check(dsae_cli::positive_int());
+  app.add_option("--stage1-epochs", o.stage1, "C: stage-1 epochs of the two-stage methods")->check(dsae_cli::non_negative_int());
+  app.add_option("--patience", o.patience, "early stopping patience (epochs)")->check(dsae_cli::positive_int());
+  app.add_option("--batch", o.batch)->check(dsae_cli::positive_int());
+  app.add_option("--lr", o.lr)->check(dsae_cli::positive_real());
   app.add_flag("--amsgrad", o.amsgrad);
   app.add_flag("--reshuffle", o.reshuffle, "new batch order every epoch (reference: one fixed order)");
   app.add_option("--out", o.out, "run folder")->required();
   app.add_flag("--resume", o.resume, "continue the interrupted run in --out");
   app.add_flag("--overwrite", o.overwrite, "replace the run in --out");
   app.add_flag("--quiet", o.quiet, "no per-epoch progress lines");
-  app.footer("Exit status: 0 done, 2 error, 75 stopped by SIGUSR1/SIGTERM (checkpoint written; rerun with --resume).");
+  app.footer("Exit status: 0 done, 2 error, 3 diverged (non-finite loss or gradient), 75 stopped by SIGUSR1/SIGTERM (checkpoint written; rerun with --resume).");
   CLI11_PARSE(app, argc, argv);
   install_stop_handlers();
+  if (o.method.rfind("ts-", 0) == 0 && o.stage1 >= o.epochs) {
+    std::fprintf(stderr, "dsae-train: error: --stage1-epochs (%lld) must be less than --epochs (%lld): %s selects "
+                 "its best checkpoint in stage 2 only, so stage 2 must run\n", (long long)o.stage1,
+                 (long long)o.epochs, o.method.c_str());
+    return 2;
+  }
   try {
     const bool full = o.q == "full", rich = o.decoder == "richer";
     if (full && rich) return dispatch_method<model::full_local_encoder, model::richer_decoder>(o);
     if (full) return dispatch_method<model::full_local_encoder, model::factorised_decoder>(o);
     if (rich) return dispatch_method<model::factorised_local_encoder, model::richer_decoder>(o);
     return dispatch_method<model::factorised_local_encoder, model::factorised_decoder>(o);
+  } catch (const train::divergence_error& e) {
+    std::fprintf(stderr, "dsae-train: error: %s\n", e.what());
+    return 3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dsae-train: error: %s\n", e.what());
     return 2;
