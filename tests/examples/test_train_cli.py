@@ -124,12 +124,12 @@ check(r.returncode != 0 and "'z'" in r.stderr, "resume with another latent size 
 bad = x.copy()
 bad[3, 4, 2] = np.nan
 np.save(W("nan.npy"), bad)
-r = subprocess.run([args.exe, "--data", W("nan.npy"), "--out", W("c"), "--epochs", "1"], capture_output=True,
+r = subprocess.run([args.exe, "--data", W("nan.npy"), "--out", W("c"), "--epochs", "1", "--stage1-epochs", "0"], capture_output=True,
                    text=True)
 check(r.returncode != 0 and "nan.npy" in r.stderr and "NaN" in r.stderr, "NaN data: " + r.stderr.strip())
 check(not os.path.exists(W("c", "checkpoint.safetensors")), "nothing written for bad data")
 np.save(W("two_d.npy"), x[:, :, 0])
-r = subprocess.run([args.exe, "--data", W("two_d.npy"), "--out", W("d"), "--epochs", "1"], capture_output=True,
+r = subprocess.run([args.exe, "--data", W("two_d.npy"), "--out", W("d"), "--epochs", "1", "--stage1-epochs", "0"], capture_output=True,
                    text=True)
 check(r.returncode != 0 and "two_d.npy" in r.stderr, "wrong rank: " + r.stderr.strip())
 # A checkpoint of another variant cannot be loaded.
