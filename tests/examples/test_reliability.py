@@ -219,9 +219,13 @@ check(r.returncode == 2 and "does not look like a dsae-train run" in r.stderr,
 check(open(W("mine", "config.json"), "rb").read() == b'{"my": "own settings"}\n' and
       open(W("mine", "best.safetensors"), "rb").read() == b"not a model of ours", "the user's files are untouched")
 os.makedirs(W("mine2"))
-write(W("mine2", "notes.txt"), b"x")
-check(train(W("mine2")).returncode == 2 and os.listdir(W("mine2")) == ["notes.txt"] or
-      sorted(os.listdir(W("mine2"))) == [".lock", "notes.txt"], "any non-empty foreign folder is refused")
+write(W("mine2", "metrics.jsonl"), b"my own log\n")
+check(train(W("mine2")).returncode == 2 and open(W("mine2", "metrics.jsonl"), "rb").read() == b"my own log\n",
+      "any foreign file with a run file's name is protected")
+os.makedirs(W("mine3"))
+write(W("mine3", "train.log"), b"a driver's log")
+check(train(W("mine3")).returncode == 0 and open(W("mine3", "train.log"), "rb").read() == b"a driver's log",
+      "other files (a driver's train.log) are allowed and left untouched")
 shutil.copytree(W("ref"), W("ow"))
 write(W("ow", "eval.json"), b'{"old": 1}')
 os.makedirs(W("ow", "examples"))

@@ -182,17 +182,18 @@ inline npy_header read_npy_header(std::istream& in, std::uint64_t file_size, con
   npy_header h;
   h.data_offset = prefix + header_len;
   npy_dict_parser(text, path).parse(h);
-  h.numel = 1;
+  // Product of the non-zero dimensions, bounded so that element strides and byte counts
+  // fit a signed 64-bit integer even for an empty array (a zero dimension next to a huge
+  // one overflowed xtensor's strides: found by fuzz_npy).
+  constexpr std::uint64_t max_elems = std::uint64_t(1) << 60;
+  std::uint64_t prod = 1;
   bool zero = false;
-  for (auto d : h.shape) zero |= d == 0;
-  if (!zero)
-    for (auto d : h.shape) {
-      if (h.numel > std::numeric_limits<std::uint64_t>::max() / d)
-        npy_fail(path, "shape " + shape_text(h.shape) + " has more elements than 2^64");
-      h.numel *= d;
-    }
-  else
-    h.numel = 0;
+  for (auto d : h.shape) {
+    if (d == 0) { zero = true; continue; }
+    if (prod > max_elems / d) npy_fail(path, "shape " + shape_text(h.shape) + " has more elements than 2^60");
+    prod *= d;
+  }
+  h.numel = zero ? 0 : prod;
   return h;
 }
 

@@ -88,18 +88,18 @@ enum class folder_kind { absent_or_empty, run, foreign };
 
 // A folder is one of our runs when its config.json says "format": "dsae-run-v1" (or, for
 // runs written before the marker existed, has dsae-train's "method" and "stage1_epochs"
-// keys). Empty = nothing in it but the lock file and temporaries (*.tmp).
+// keys). It counts as empty when it holds none of the run's file names (other files, e.g.
+// the experiment driver's train.log, a .lock or *.tmp, are never touched), and as foreign
+// when it holds one of them without being one of our runs: writing would replace a file
+// that dsae did not write.
 inline folder_kind run_folder_kind(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return folder_kind::absent_or_empty;
   if (!fs::is_directory(dir, ec)) return folder_kind::foreign;
   bool empty = true;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string n = e.path().filename().string();
-    // the lock and temporaries of a process killed before its first rename do not count
-    if (n != run_lock_name && !(n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0)) empty = false;
-  }
+  for (const auto& f : run_file_names())
+    if (fs::exists(dir / f, ec)) empty = false;
   if (empty) return folder_kind::absent_or_empty;
   std::ifstream in(dir / "config.json");
   const std::string text((std::istreambuf_iterator<char>(in)), {});
