@@ -10,7 +10,7 @@
 // RUN_DIR receives config.json, metrics.jsonl, checkpoint.safetensors,
 // best.safetensors and, at the end, final.json.
 //
-// Exit status: 0 done (final.json written), 2 error, 75 stopped by SIGUSR1 or
+// Exit status: 0 done (final.json written), 2 error, 3 diverged, 75 stopped by SIGUSR1 or
 // SIGTERM (e.g. sbatch --signal=B:USR1@120, preemption): the checkpoint was
 // written at the next step boundary; rerun with --resume to continue, with the
 // same result as an uninterrupted run.
