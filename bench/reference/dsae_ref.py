@@ -1,4 +1,4 @@
-"""Plain PyTorch reference of the DSAE family, written from /work/shared/spec/model.md.
+"""Plain PyTorch reference of the DSAE family, written from ../shared/spec/model.md.
 
 Used for gradient parity with the C++ library (parity.py) and as the speed
 yardstick (bench_torch.py). Everything stochastic is an input: the Gaussian
