@@ -175,7 +175,10 @@ BOOST_AUTO_TEST_CASE(bad_input) {
   o.soundfont = dsae::audio::default_soundfont_path;
   o.count = 0;
   BOOST_CHECK_THROW(dm::build_dataset(o), std::invalid_argument);
-  o.count = 4;
+  o.count = 4;  // 2 per instrument: the 20 % validation share rounds to 0
+  BOOST_CHECK_THROW(dm::build_dataset(o), std::invalid_argument);
+  BOOST_TEST(!fs::exists(o.out / "manifest.json"));
+  o.count = 10;
   dm::build_dataset(o);
   const std::string before = dsae_test::slurp(o.out / "manifest.json");
   o.seed = 9;
