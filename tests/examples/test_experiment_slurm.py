@@ -28,24 +28,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slurm_cluster  # noqa: E402
 
-SOUNDFONT = "/usr/share/sounds/sf3/MuseScore_General.sf3"
-for mod in ("numpy", "matplotlib"):
-    try:
-        __import__(mod)
-    except ImportError:
-        print(f"SKIPPED: {mod} not importable")
-        sys.exit(77)
-if not os.path.exists(SOUNDFONT):
-    print(f"SKIPPED: soundfont {SOUNDFONT} missing (musescore-general-soundfont)")
-    sys.exit(77)
+from experiment_common import SOUNDFONT, start  # noqa: E402
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--driver", required=True)
-ap.add_argument("--build-dir", required=True)
-ap.add_argument("--work", required=True)
-args = ap.parse_args()
-shutil.rmtree(args.work, ignore_errors=True)
-os.makedirs(args.work)
+args = start()
 failures = []
 T0 = time.time()
 

@@ -16,21 +16,11 @@ import subprocess
 import sys
 import wave
 
-for mod in ("numpy", "matplotlib"):
-    try:
-        __import__(mod)
-    except ImportError:
-        print(f"SKIPPED: {mod} not importable")
-        sys.exit(77)
-import numpy as np  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from experiment_common import start  # noqa: E402
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--driver", required=True)
-ap.add_argument("--build-dir", required=True)
-ap.add_argument("--work", required=True)
-args = ap.parse_args()
-shutil.rmtree(args.work, ignore_errors=True)
-os.makedirs(args.work)
+args = start(need_soundfont=False)
+import numpy as np  # noqa: E402
 ROOT = os.path.join(args.work, "URMP")
 OUT = os.path.join(args.work, "exp")
 SR = 48000
