@@ -14,11 +14,13 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "../config.hpp"
 #include "../detail/parallel.hpp"
 #include "../prob/philox.hpp"
+#include "detail/cpu_kernels.hpp"
 
 namespace dsae {
 
@@ -79,6 +81,10 @@ struct cpu {
   static void gemm(ref C, cref A, bool ta, cref B, bool tb, T alpha, T beta) {
     const index_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
     const double flops = 2.0 * double(M) * double(N) * double(K);
+    if constexpr (std::is_same_v<T, float>) {
+      if (gemm_tiled(C, A, ta, B, tb, alpha, beta, flops)) return;
+    }
+    DSAE_ADD_FLOPS(flops);
     if (ta && K >= 4096 && flops > 4e6) {
       gemm_split_k(C, A, B, tb, alpha, beta);
       return;
@@ -148,21 +154,43 @@ struct cpu {
   // block of 256 frames before the next block, so activations stay in cache,
   // and one parallel region for the whole pass.
   static void mlp_tanh_forward(const T* x, index_t N, const std::vector<mlp_layer>& L) {
-    using cmap = Eigen::Map<const tensor>;
     using map = Eigen::Map<tensor>;
     const index_t in0 = L.front().in;
     double cost = 0;
     for (const auto& l : L) cost += 2.0 * double(l.in * l.out);
+    const bool tiled = uses_tiled(L, false);
+    // The tiled kernel reads W^T (in x out): packed once per pass, not per block.
+    auto& wt = mlp_packed();
+    if (tiled) {
+      wt.resize(L.size());
+      for (size_t k = 0; k < L.size(); ++k) {
+        resize(wt[k], L[k].in, L[k].out);
+        wt[k] = Eigen::Map<const tensor>(L[k].w, L[k].out, L[k].in).transpose();
+      }
+    }
     detail::parallel_rows(N, cost, [&](index_t r0, index_t n) {
       for (index_t b0 = r0; b0 < r0 + n; b0 += block) {
         const index_t nb = std::min(block, r0 + n - b0);
         const T* in = x + b0 * in0;
         index_t din = in0;
-        for (const auto& l : L) {
-          map H(l.h + b0 * l.out, nb, l.out);
-          H.noalias() = cmap(in, nb, din) * cmap(l.w, l.out, l.in).transpose();
-          H = (H.rowwise() + Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(l.b, l.out)).array().tanh();
-          in = l.h + b0 * l.out;
+        for (size_t k = 0; k < L.size(); ++k) {
+          const auto& l = L[k];
+          T* h = l.h + b0 * l.out;
+          if (tiled) {
+            if constexpr (std::is_same_v<T, float>)  // the bias starts every sum
+              detail::kernels::gemm_tiled(nb, l.out, din, in, din, 1, wt[k].data(), l.out, l.b, h, l.out, false);
+          } else {
+            DSAE_ADD_FLOPS(2 * nb * l.out * din);
+            map H(h, nb, l.out);
+            H.noalias() = Eigen::Map<const tensor>(in, nb, din) * Eigen::Map<const tensor>(l.w, l.out, l.in).transpose();
+            for (index_t r = 0; r < nb; ++r)
+              for (index_t j = 0; j < l.out; ++j) h[r * l.out + j] += l.b[j];
+          }
+          // On the contiguous block as a flat array: Eigen vectorises tanh here,
+          // not on a (rowwise + bias) expression (scalar std::tanh, ~10x slower).
+          auto flat = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(h, nb * l.out);
+          flat = flat.tanh();
+          in = h;
           din = l.out;
         }
       }
@@ -187,6 +215,7 @@ struct cpu {
       }
     index_t wmax = 0;
     for (const auto& l : L) wmax = std::max({wmax, l.in, l.out});
+    const bool tiled = uses_tiled(L, true);
     double cost = 0;
     for (const auto& l : L) cost += 6.0 * double(l.in * l.out);
     detail::parallel_rows(chunks, cost * double(N) / chunks, [&](index_t c0, index_t cn) {
@@ -205,12 +234,26 @@ struct cpu {
             const T* in = k == 0 ? x + b0 * l.in : L[k - 1].h + b0 * l.in;
             auto& P = parts[size_t(c) * nl + k];
             if (l.dw) {
-              P.leftCols(l.in).noalias() += Dk.transpose() * cmap(in, nb, l.in);
+              if (tiled) {  // P[:, :in] += Dk^T in, with Dk read transposed in place
+                if constexpr (std::is_same_v<T, float>)
+                  detail::kernels::gemm_tiled(l.out, l.in, nb, d.data(), 1, wmax, in, l.in, nullptr, P.data(),
+                                              l.in + 1, true);
+              } else {
+                DSAE_ADD_FLOPS(2 * nb * l.out * l.in);
+                P.leftCols(l.in).noalias() += Dk.transpose() * cmap(in, nb, l.in);
+              }
               P.col(l.in) += Dk.colwise().sum().transpose();
             }
             if (k == 0 && !dx) break;
             auto Dp = dprev.topLeftCorner(nb, l.in);
-            Dp.noalias() = Dk * cmap(l.w, l.out, l.in);
+            if (tiled) {  // Dp = Dk W
+              if constexpr (std::is_same_v<T, float>)
+                detail::kernels::gemm_tiled(nb, l.in, l.out, d.data(), wmax, 1, l.w, l.in, nullptr, dprev.data(),
+                                            wmax, false);
+            } else {
+              DSAE_ADD_FLOPS(2 * nb * l.out * l.in);
+              Dp.noalias() = Dk * cmap(l.w, l.out, l.in);
+            }
             if (k == 0) {
               map(dx + b0 * l.in, nb, l.in) = Dp;
             } else {
@@ -284,6 +327,75 @@ struct cpu {
       else d.segment(H, H).setZero();
       dcr *= f;
     }
+  }
+
+  // ---- LSTM recurrence over a whole sequence (optional op; see nn/lstm.hpp) --
+  // The recurrence is serial in time but independent across the batch: each
+  // thread takes a fixed slice of the batch rows and runs its own time loop,
+  // instead of a fork/join per time step. Every row's arithmetic is the same
+  // for any slicing, so results do not depend on the thread count.
+  // In: G (T*B x 4H) = x W_ih^T + biases; whh (4H x H); m (T*B x 1) or 0 rows.
+  // Out: G activated, c, tc, h (T*B x H) as lstm_forward_step at every t.
+  static void lstm_forward_sequence(ref G, ref c, ref tc, ref h, cref whh, cref m, index_t batch, bool reverse) {
+    const index_t Tn = G.rows() / batch, H = whh.cols();
+    const tensor none;
+    const bool tiled = tiled_lstm(H);
+    auto& whh_t = lstm_packed();
+    if (tiled) {
+      resize(whh_t, H, 4 * H);
+      whh_t = whh.transpose();
+    }
+    detail::parallel_rows(batch, 2.0 * double(Tn) * double(4 * H * H + 40 * H), [&](index_t b0, index_t nb) {
+      for (index_t k = 0; k < Tn; ++k) {
+        const index_t t = reverse ? Tn - 1 - k : k, prev = reverse ? t + 1 : t - 1;
+        auto Gt = G.middleRows(t * batch + b0, nb);
+        if (k > 0) {
+          if (tiled) {
+            if constexpr (std::is_same_v<T, float>)
+              detail::kernels::gemm_tiled(nb, 4 * H, H, h.data() + (prev * batch + b0) * H, H, 1, whh_t.data(), 4 * H,
+                                          nullptr, Gt.data(), 4 * H, true);
+          } else {
+            DSAE_ADD_FLOPS(8 * nb * H * H);
+            Gt.noalias() += h.middleRows(prev * batch + b0, nb) * whh.transpose();
+          }
+        }
+        lstm_forward_step(Gt, k > 0 ? crows(c, prev * batch + b0, nb) : crows(none, 0, 0),
+                          m.rows() > 0 ? crows(m, t * batch + b0, nb) : crows(none, 0, 0),
+                          c.middleRows(t * batch + b0, nb), tc.middleRows(t * batch + b0, nb),
+                          h.middleRows(t * batch + b0, nb));
+      }
+    });
+  }
+  // VJP of lstm_forward_sequence through the recurrence. dy (T*B x H): the
+  // gradient into every h_t from above. Out: dG (T*B x 4H) pre-activation
+  // gradients (the weight gradients are products of dG, done by the caller).
+  static void lstm_backward_sequence(ref dG, cref G, cref c, cref tc, cref dy, cref whh, cref m, index_t batch,
+                                     bool reverse) {
+    const index_t Tn = G.rows() / batch, H = whh.cols();
+    const tensor none;
+    const bool tiled = tiled_lstm(H);
+    detail::parallel_rows(batch, 2.0 * double(Tn) * double(4 * H * H + 40 * H), [&](index_t b0, index_t nb) {
+      tensor dh(nb, H), dc = tensor::Zero(nb, H), dh_rec = tensor::Zero(nb, H);
+      for (index_t k = Tn; k-- > 0;) {
+        const index_t t = reverse ? Tn - 1 - k : k, prev = reverse ? t + 1 : t - 1;
+        dh = dy.middleRows(t * batch + b0, nb);
+        if (k + 1 < Tn) dh += dh_rec;
+        auto dGt = dG.middleRows(t * batch + b0, nb);
+        lstm_backward_step(dGt, crows(G, t * batch + b0, nb),
+                           k > 0 ? crows(c, prev * batch + b0, nb) : crows(none, 0, 0),
+                           m.rows() > 0 ? crows(m, t * batch + b0, nb) : crows(none, 0, 0),
+                           crows(tc, t * batch + b0, nb), dh, dc);
+        if (k == 0) break;
+        if (tiled) {  // dh_rec = dG_t W_hh
+          if constexpr (std::is_same_v<T, float>)
+            detail::kernels::gemm_tiled(nb, H, 4 * H, dGt.data(), 4 * H, 1, whh.data(), H, nullptr, dh_rec.data(), H,
+                                        false);
+        } else {
+          DSAE_ADD_FLOPS(8 * nb * H * H);
+          dh_rec.noalias() = dGt * whh;
+        }
+      }
+    });
   }
 
   // ---- time structure (rows t * B + b) --------------------------------------
@@ -449,6 +561,67 @@ struct cpu {
     detail::parallel_rows(rows, double(cols), f);
   }
 
+  // gemm on the register-tiled fp32 kernels (detail/cpu_kernels.hpp) for the
+  // forms the modules use: alpha = 1, beta 0 or 1, op(A) op(B) other than
+  // A^T B^T, N whole vectors. Returns false (nothing done) otherwise. Both
+  // forms work on blocks of `block` rows of the long dimension (frames), so the
+  // streamed operand stays in L2 while every column panel reads it; the
+  // reduction over frames (A^T B) is split into the same fixed chunks as
+  // gemm_split_k, so results do not depend on the thread count.
+  static bool gemm_tiled(ref C, cref A, bool ta, cref B, bool tb, T alpha, T beta, double flops)
+    requires std::is_same_v<T, float>
+  {
+    namespace kn = detail::kernels;
+    const index_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
+    if (alpha != T(1) || (beta != T(0) && beta != T(1)) || (ta && tb) || !kn::tiled_cols(N) || M == 0) return false;
+    if (K == 0) return false;
+    const index_t lda = A.outerStride(), ldc = C.outerStride();
+    const bool acc = beta == T(1);
+    if (!ta) {
+      const T* bp = B.data();
+      index_t ldb = B.outerStride();
+      if (tb) {  // B is N x K: pack B^T (K x N) once; B is a weight, small
+        auto& P = gemm_packed();
+        resize(P, K, N);
+        P = B.transpose();
+        bp = P.data();
+        ldb = N;
+      }
+      auto body = [&](index_t r0, index_t n) {
+        for (index_t b0 = r0; b0 < r0 + n; b0 += block)
+          kn::gemm_tiled(std::min(block, r0 + n - b0), N, K, A.data() + b0 * lda, lda, 1, bp, ldb, nullptr,
+                         C.data() + b0 * ldc, ldc, acc);
+      };
+      if (M >= 256 && flops > 2e6) detail::parallel_rows(M, flops / double(M), body);
+      else body(0, M);
+      return true;
+    }
+    // C (M x N) (+)= A^T B, A: K x M, B: K x N; reduction over K in blocks.
+    const index_t ldb = B.outerStride();
+    auto reduce = [&](index_t k0, index_t kn_, T* out, index_t ldo, bool first_acc) {
+      for (index_t b0 = k0; b0 < k0 + kn_; b0 += block)
+        kn::gemm_tiled(M, N, std::min(block, k0 + kn_ - b0), A.data() + b0 * lda, 1, lda, B.data() + b0 * ldb, ldb,
+                       nullptr, out, ldo, b0 == k0 ? first_acc : true);
+    };
+    if (K >= 4096 && flops > 4e6) {
+      constexpr index_t chunks = 4;  // as gemm_split_k: fixed, thread-count independent
+      auto& parts = split_k_parts();
+      parts.resize(chunks);
+      for (auto& p : parts) resize(p, M, N);
+      detail::parallel_rows(chunks, 1e9, [&](index_t c0, index_t cn) {
+        for (index_t c = c0; c < c0 + cn; ++c) {
+          const index_t k0 = K * c / chunks;
+          reduce(k0, K * (c + 1) / chunks - k0, parts[size_t(c)].data(), N, false);
+        }
+      });
+      if (!acc) C.setZero();
+      for (index_t c = 0; c < chunks; ++c) C += parts[size_t(c)];
+    } else {
+      reduce(0, K, C.data(), ldc, acc);
+    }
+    return true;
+  }
+
   static void gemm_split_k(ref C, cref A, cref B, bool tb, T alpha, T beta) {
     const index_t K = A.rows();
     constexpr index_t chunks = 4;  // fixed: the sum order is thread-count independent
@@ -471,6 +644,31 @@ struct cpu {
     for (index_t c = 0; c < chunks; ++c) C += alpha * parts[size_t(c)];
   }
   static constexpr index_t block = 256;  // frames per cache block of the fused MLP
+  // The register-tiled fp32 kernels (detail/cpu_kernels.hpp) take a pass when
+  // its output widths are whole vectors (64, 80, 32 ... on AVX2); else Eigen.
+  // The forward's products have `out` columns, the backward's also `in`.
+  static bool uses_tiled(const std::vector<mlp_layer>& L, bool backward) {
+    if constexpr (!std::is_same_v<T, float>) return false;
+    for (const auto& l : L)
+      if (!detail::kernels::tiled_cols(l.out) || (backward && !detail::kernels::tiled_cols(l.in))) return false;
+    return true;
+  }
+  static bool tiled_lstm(index_t H) {
+    if constexpr (!std::is_same_v<T, float>) return false;
+    return detail::kernels::tiled_cols(H);
+  }
+  static tensor& lstm_packed() {
+    thread_local tensor p;
+    return p;
+  }
+  static tensor& gemm_packed() {
+    thread_local tensor p;
+    return p;
+  }
+  static std::vector<tensor>& mlp_packed() {
+    thread_local std::vector<tensor> p;
+    return p;
+  }
   // Scratch of the reductions: one set per calling thread (thread_local), so
   // models stepping on different threads never share it; the OpenMP team of a
   // call writes the caller's set through a captured reference. Sized once per

@@ -61,6 +61,10 @@ class lstm_layer {
     B::add_row(s.G, m_p->value(m_bih));
     B::add_row(s.G, m_p->value(m_bhh));
     const tensor none;
+    if constexpr (has_sequence_ops) {  // the backend runs the whole recurrence
+      B::lstm_forward_sequence(s.G, s.c, s.tc, s.h, m_p->value(m_whh), m ? *m : none, batch, m_reverse);
+      return s.h;
+    }
     for (index_t k = 0; k < Tn; ++k) {
       const index_t t = m_reverse ? Tn - 1 - k : k, prev = m_reverse ? t + 1 : t - 1;
       auto Gt = B::rows(s.G, t * batch, batch);
@@ -82,17 +86,20 @@ class lstm_layer {
     B::zero(s.dc);
     B::zero(s.dh_rec);
     const tensor none;
-    for (index_t k = Tn; k-- > 0;) {
-      const index_t t = m_reverse ? Tn - 1 - k : k, prev = m_reverse ? t + 1 : t - 1;
-      B::copy(s.dh, B::crows(dy, t * batch, batch));
-      if (k + 1 < Tn) B::axpy(s.dh, T(1), s.dh_rec);
-      auto dGt = B::rows(s.dG, t * batch, batch);
-      B::lstm_backward_step(dGt, B::crows(s.G, t * batch, batch),
-                            k > 0 ? B::crows(s.c, prev * batch, batch) : B::crows(none, 0, 0),
-                            s.m ? B::crows(*s.m, t * batch, batch) : B::crows(none, 0, 0),
-                            B::crows(s.tc, t * batch, batch), s.dh, s.dc);
-      if (k > 0) B::gemm(s.dh_rec, dGt, false, m_p->value(m_whh), false, T(1), T(0));
-    }
+    if constexpr (has_sequence_ops)
+      B::lstm_backward_sequence(s.dG, s.G, s.c, s.tc, dy, m_p->value(m_whh), s.m ? *s.m : none, batch, m_reverse);
+    else
+      for (index_t k = Tn; k-- > 0;) {
+        const index_t t = m_reverse ? Tn - 1 - k : k, prev = m_reverse ? t + 1 : t - 1;
+        B::copy(s.dh, B::crows(dy, t * batch, batch));
+        if (k + 1 < Tn) B::axpy(s.dh, T(1), s.dh_rec);
+        auto dGt = B::rows(s.dG, t * batch, batch);
+        B::lstm_backward_step(dGt, B::crows(s.G, t * batch, batch),
+                              k > 0 ? B::crows(s.c, prev * batch, batch) : B::crows(none, 0, 0),
+                              s.m ? B::crows(*s.m, t * batch, batch) : B::crows(none, 0, 0),
+                              B::crows(s.tc, t * batch, batch), s.dh, s.dc);
+        if (k > 0) B::gemm(s.dh_rec, dGt, false, m_p->value(m_whh), false, T(1), T(0));
+      }
     if (m_p->trainable(m_wih)) {
       B::gemm(m_p->grad(m_wih), s.dG, true, *s.x, false, T(1), T(1));
       B::sum_rows(m_p->grad(m_bih), s.dG, T(1));
@@ -111,6 +118,12 @@ class lstm_layer {
   }
 
  private:
+  // Optional backend ops running the whole recurrence (cpu: batch slices per
+  // thread); backends without them get the per-time-step loop above.
+  static constexpr bool has_sequence_ops = requires(tensor& t, const tensor& ct) {
+    B::lstm_forward_sequence(t, t, t, t, ct, ct, index_t(1), false);
+    B::lstm_backward_sequence(t, ct, ct, ct, ct, ct, ct, index_t(1), false);
+  };
   void check_input(const tensor& x, const tensor* m, index_t batch) const {
     if (batch <= 0 || x.rows() == 0) detail::fail(m_name, ": empty batch (input ", to_string(B::shape(x)), ")");
     if (x.cols() != m_in || x.rows() % batch != 0)

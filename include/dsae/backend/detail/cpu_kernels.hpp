@@ -1,0 +1,149 @@
+#pragma once
+// Register-tiled fp32 kernels for the frame-wise layers of cpu<float>.
+//
+// Why not Eigen: the frame-wise products are (256 frames) x (64..80) x (64..80)
+// blocks; Eigen packs both operands on every call and reaches ~35-40 % of the
+// FMA peak on them. Here the weight operand is packed once per pass (it is
+// tiny), the frame operand is read in place, and a tile of MR frames x NV
+// vectors of outputs stays in registers over the whole reduction, so the
+// inner loop is NV vector loads + MR broadcasts per MR x NV FMAs.
+//
+// Every output element is one left-to-right sum over k: the result does not
+// depend on the tiling, the block size or the thread count.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../../config.hpp"
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#if defined(DSAE_COUNT_FLOPS)
+#include <atomic>
+#include <cstdint>
+#endif
+
+namespace dsae::detail::kernels {
+
+// Benches define DSAE_COUNT_FLOPS to count the products' arithmetic (2 M N K
+// per product, element-wise work not counted) and report a step's rate as a
+// fraction of the FMA peak. Off (no cost) everywhere else.
+#if defined(DSAE_COUNT_FLOPS)
+inline std::atomic<std::int64_t>& flop_count() {
+  static std::atomic<std::int64_t> n{0};
+  return n;
+}
+#define DSAE_ADD_FLOPS(x) (::dsae::detail::kernels::flop_count() += std::int64_t(x))
+#else
+#define DSAE_ADD_FLOPS(x) ((void)0)
+#endif
+
+#if defined(__AVX512F__)
+inline constexpr int lanes = 16;
+inline constexpr int tile_rows = 8;  // 8 x 2 zmm accumulators of 32 registers
+#elif defined(__AVX__)
+inline constexpr int lanes = 8;
+inline constexpr int tile_rows = 6;  // 6 x 2 ymm accumulators of 16 registers
+#else
+inline constexpr int lanes = 4;
+inline constexpr int tile_rows = 6;
+#endif
+
+typedef float vfloat __attribute__((vector_size(lanes * sizeof(float))));
+// Same vector with element alignment, for loads/stores at any float address.
+typedef float vfloat_u __attribute__((vector_size(lanes * sizeof(float)), aligned(alignof(float)), may_alias));
+
+inline vfloat load(const float* p) { return *reinterpret_cast<const vfloat_u*>(p); }
+inline void store(float* p, vfloat v) { *reinterpret_cast<vfloat_u*>(p) = v; }
+// A broadcast straight from memory: one load uop, no shuffle on an FMA port.
+inline vfloat splat(const float* p) {
+#if defined(__AVX512F__)
+  return vfloat(_mm512_set1_ps(*p));
+#elif defined(__AVX__)
+  return vfloat(_mm256_broadcast_ss(p));
+#else
+  return vfloat{} + *p;
+#endif
+}
+
+// True when a product with n output columns can use the tiled kernels.
+inline bool tiled_cols(index_t n) { return n > 0 && n % lanes == 0; }
+
+// C[r, j] (+)= sum_k A(r, k) * Bm[k, j] for r < MR, j < NV * lanes, where
+// A(r, k) = a[r * a_rs + k * a_ks] and Bm is row-major with leading dimension
+// ldb. init: the starting value of the sum per column (a bias), or null for
+// zero; accumulate: add the sum to C instead of storing it.
+template <int MR, int NV>
+inline void tile(const float* a, index_t a_rs, index_t a_ks, index_t K, const float* b, index_t ldb,
+                 const float* init, float* c, index_t ldc, bool accumulate) {
+  // Fully unrolled loops over the tile, so that acc lives in registers (GCC
+  // keeps a partly unrolled array on the stack and reloads it every k).
+  vfloat acc[MR][NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const vfloat i0 = init ? load(init + v * lanes) : vfloat{};
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) acc[r][v] = i0;
+  }
+  for (index_t k = 0; k < K; ++k) {
+    vfloat bk[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bk[v] = load(b + k * ldb + v * lanes);
+    const float* ak = a + k * a_ks;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const vfloat ar = splat(ak + r * a_rs);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] += ar * bk[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      float* p = c + r * ldc + v * lanes;
+      store(p, accumulate ? load(p) + acc[r][v] : acc[r][v]);
+    }
+}
+
+// All rows of one column panel of NV vectors: full tiles, then the rest.
+template <int NV>
+inline void panel(index_t M, index_t K, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
+                  const float* init, float* c, index_t ldc, bool accumulate) {
+  index_t r0 = 0;
+  for (; r0 + tile_rows <= M; r0 += tile_rows)
+    tile<tile_rows, NV>(a + r0 * a_rs, a_rs, a_ks, K, b, ldb, init, c + r0 * ldc, ldc, accumulate);
+  const float* ar = a + r0 * a_rs;
+  float* cr = c + r0 * ldc;
+  switch (M - r0) {  // the last rows, fewer than a tile
+    case 7: tile<7, NV>(ar, a_rs, a_ks, K, b, ldb, init, cr, ldc, accumulate); break;
+    case 6: tile<6, NV>(ar, a_rs, a_ks, K, b, ldb, init, cr, ldc, accumulate); break;
+    case 5: tile<5, NV>(ar, a_rs, a_ks, K, b, ldb, init, cr, ldc, accumulate); break;
+    case 4: tile<4, NV>(ar, a_rs, a_ks, K, b, ldb, init, cr, ldc, accumulate); break;
+    case 3: tile<3, NV>(ar, a_rs, a_ks, K, b, ldb, init, cr, ldc, accumulate); break;
+    case 2: tile<2, NV>(ar, a_rs, a_ks, K, b, ldb, init, cr, ldc, accumulate); break;
+    case 1: tile<1, NV>(ar, a_rs, a_ks, K, b, ldb, init, cr, ldc, accumulate); break;
+    default: break;
+  }
+}
+
+// C (M x N, ldc) (+)= A (M x K, strides a_rs / a_ks) * Bm (K x N, ldb) [+ init
+// broadcast over rows]. requires: tiled_cols(N).
+inline void gemm_tiled(index_t M, index_t N, index_t K, const float* a, index_t a_rs, index_t a_ks,
+                       const float* b, index_t ldb, const float* init, float* c, index_t ldc,
+                       bool accumulate) {
+  DSAE_ADD_FLOPS(2 * M * N * K);
+  index_t j0 = 0;
+  for (; j0 + 2 * lanes <= N; j0 += 2 * lanes)
+    panel<2>(M, K, a, a_rs, a_ks, b + j0, ldb, init ? init + j0 : nullptr, c + j0, ldc, accumulate);
+  if (j0 < N) panel<1>(M, K, a, a_rs, a_ks, b + j0, ldb, init ? init + j0 : nullptr, c + j0, ldc, accumulate);
+}
+
+// dst (cols x rows) = src^T (src rows x cols, row-major).
+inline void transpose(const float* src, index_t rows, index_t cols, float* dst) {
+  for (index_t r = 0; r < rows; ++r)
+    for (index_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+
+}  // namespace dsae::detail::kernels
