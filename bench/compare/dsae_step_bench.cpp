@@ -4,8 +4,11 @@
 //   dsae_step_bench --method ts-dsae --q factorised --decoder factorised --stage 2 \
 //       --z 16 --batch 128 --T 251 --F 80 --steps 10 --warmup 2 [--json out.json]
 //
-// Prints one JSON object {median_ms, mean_ms, min_ms, max_ms, peak_rss_mb, ...}
-// on stdout. Threads: OpenMP's (OMP_NUM_THREADS, default all cores). Eigen's
+// Prints one JSON object {median_ms, mean_ms, min_ms, max_ms, peak_rss_mb,
+// gflop_per_step, fma_peak_gflops, pct_fma_peak, ...} on stdout: the step's
+// product arithmetic (counted by the backend, DSAE_COUNT_FLOPS) per second of
+// the median step, as a percentage of the register-only FMA peak of the threads
+// in use (bench/common/fma_peak.hpp). Threads: OpenMP's (OMP_NUM_THREADS, default all cores). Eigen's
 // own GEMM threading is kept off by the backend (since b1d26de; per thread and
 // scope, without a process-wide setting, since issue 10); --eigen-threads sets
 // Eigen's process-wide count, which overrides that (older library versions).
@@ -18,6 +21,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "../common/fma_peak.hpp"
 #include "step_runner.hpp"
 
 namespace {
@@ -97,6 +101,10 @@ int main(int argc, char** argv) {
   const size_t n = s.size();
   const double median = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
   const double mean = std::accumulate(s.begin(), s.end(), 0.0) / double(n);
+  // The step's product arithmetic over the register-only FMA peak of the
+  // threads in use (bench/common/fma_peak.hpp), measured after the steps.
+  const double peak = dsae_bench::fma_peak_gflops(dsae::detail::max_threads(), 20);
+  const double pct_peak = 100.0 * r.gflop_per_step / (median * 1e-3) / peak;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   double load[3] = {0, 0, 0};
@@ -110,7 +118,8 @@ int main(int argc, char** argv) {
      << ", \"threads\": " << dsae::detail::max_threads() << ", \"eigen_threads\": " << Eigen::nbThreads() << ", \"trainable_params\": " << r.trainable_params
      << ", \"median_ms\": " << median << ", \"mean_ms\": " << mean << ", \"min_ms\": " << s.front()
      << ", \"max_ms\": " << s.back() << ", \"peak_rss_mb\": " << double(ru.ru_maxrss) / 1024.0
-     << ", \"final_loss\": " << r.final_loss << ", \"loadavg_after\": [" << load[0] << ", " << load[1] << ", "
+     << ", \"gflop_per_step\": " << r.gflop_per_step << ", \"fma_peak_gflops\": " << peak
+     << ", \"pct_fma_peak\": " << pct_peak << ", \"final_loss\": " << r.final_loss << ", \"loadavg_after\": [" << load[0] << ", " << load[1] << ", "
      << load[2] << "], \"times_ms\": " << json_times(r.times_ms) << "}";
   std::cout << js.str() << std::endl;
   if (!json_path.empty()) {

@@ -28,6 +28,7 @@ struct step_result {
   std::vector<double> times_ms;
   double final_loss = 0;
   index_t trainable_params = 0;
+  double gflop_per_step = 0;  // products' arithmetic of one step (DSAE_COUNT_FLOPS)
 };
 
 // requires: o.stage == 1 only for two-stage methods; positive sizes.
@@ -55,11 +56,17 @@ step_result run_steps(const step_options& o) {
   step_result r;
   r.trainable_params = m.params().trainable_size();
   for (int i = 0; i < o.warmup + o.steps; ++i) {
+#if defined(DSAE_COUNT_FLOPS)
+    const std::int64_t f0 = detail::kernels::flop_count();
+#endif
     const auto t0 = std::chrono::steady_clock::now();
     const auto l = m.train_step(b, o.seed, std::uint32_t(i));
     opt.step();
     const auto t1 = std::chrono::steady_clock::now();
     if (i >= o.warmup) r.times_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+#if defined(DSAE_COUNT_FLOPS)
+    r.gflop_per_step = 1e-9 * double(detail::kernels::flop_count() - f0);
+#endif
     r.final_loss = l.loss;
   }
   return r;
