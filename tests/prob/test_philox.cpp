@@ -26,7 +26,7 @@ BOOST_AUTO_TEST_CASE(same_samples_for_one_and_two_threads) {
   BOOST_TEST((a - b).norm() == 0.0);
   // Element i is a pure function of (key, i): a sub-block drawn alone agrees.
   BOOST_TEST(a(3, 7) == prob::philox_normal(key, 3 * 1000 + 7));
-  // Float and double backends see the same noise (rounded once).
+  // Float and double backends see the same noise (drawn in float).
   cpu<float>::tensor f(10, 10);
   cpu<float>::normal(f, key);
   BOOST_TEST(double(f(4, 5)) == double(float(a(0, 45))));

@@ -21,6 +21,7 @@
 #include "../detail/parallel.hpp"
 #include "../prob/philox.hpp"
 #include "detail/cpu_kernels.hpp"
+#include "detail/cpu_noise.hpp"
 
 namespace dsae {
 
@@ -205,60 +206,81 @@ struct cpu {
     using map = Eigen::Map<tensor>;
     constexpr index_t chunks = 8;
     const size_t nl = L.size();
+    // Per chunk and layer: [dW] and [db] partials (2 entries), summed in chunk order.
     auto& parts = mlp_parts();
-    parts.resize(chunks * nl);
+    parts.resize(2 * chunks * nl);
     for (index_t c = 0; c < chunks; ++c)
       for (size_t k = 0; k < nl; ++k) {
-        auto& P = parts[size_t(c) * nl + k];
-        resize(P, L[k].out, L[k].in + 1);  // [dW | db]
+        auto& P = parts[2 * (size_t(c) * nl + k)];
+        auto& Pb = parts[2 * (size_t(c) * nl + k) + 1];
+        resize(P, L[k].out, L[k].in);
+        resize(Pb, 1, L[k].out);
         P.setZero();
+        Pb.setZero();
       }
     index_t wmax = 0;
     for (const auto& l : L) wmax = std::max({wmax, l.in, l.out});
     const bool tiled = uses_tiled(L, true);
     double cost = 0;
     for (const auto& l : L) cost += 6.0 * double(l.in * l.out);
+    // tanh VJP of one block, fused with the bias gradient's partial (db += column
+    // sums; a frozen layer's go to a scratch row).
+    auto tanh_grad = [&](index_t nb, index_t w, const T* g, index_t ldg, const T* h, T* d, T* db) {
+      if constexpr (std::is_same_v<T, float>) {
+        if (tiled) {
+          detail::kernels::tanh_grad_rows(nb, w, g, ldg, h, w, d, wmax, db);
+          return;
+        }
+      }
+      Eigen::Map<tensor, 0, Eigen::OuterStride<>> D(d, nb, w, Eigen::OuterStride<>(wmax));
+      D = Eigen::Map<const tensor, 0, Eigen::OuterStride<>>(g, nb, w, Eigen::OuterStride<>(ldg)).array() *
+          (T(1) - cmap(h, nb, w).array().square());
+      Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(db, w) += D.colwise().sum();
+    };
     detail::parallel_rows(chunks, cost * double(N) / chunks, [&](index_t c0, index_t cn) {
-      tensor d(block, wmax), dprev(block, wmax);
+      tensor d(block, wmax), dprev(block, wmax), db_unused(1, wmax);
       for (index_t c = c0; c < c0 + cn; ++c) {
         const index_t e0 = N * c / chunks, e1 = N * (c + 1) / chunks;
         for (index_t b0 = e0; b0 < e1; b0 += block) {
           const index_t nb = std::min(block, e1 - b0);
-          const auto& last = L.back();
-          auto D = d.topLeftCorner(nb, last.out);
-          D = cmap(dy + b0 * last.out, nb, last.out).array() *
-              (T(1) - cmap(last.h + b0 * last.out, nb, last.out).array().square());
+          {
+            const auto& last = L.back();
+            auto& Pb = parts[2 * (size_t(c) * nl + nl - 1) + 1];
+            tanh_grad(nb, last.out, dy + b0 * last.out, last.out, last.h + b0 * last.out, d.data(),
+                      last.dw ? Pb.data() : db_unused.setZero().data());
+          }
           for (size_t k = nl; k-- > 0;) {
             const auto& l = L[k];
             auto Dk = d.topLeftCorner(nb, l.out);
             const T* in = k == 0 ? x + b0 * l.in : L[k - 1].h + b0 * l.in;
-            auto& P = parts[size_t(c) * nl + k];
             if (l.dw) {
-              if (tiled) {  // P[:, :in] += Dk^T in, with Dk read transposed in place
+              auto& P = parts[2 * (size_t(c) * nl + k)];
+              if (tiled) {  // P += Dk^T in, with Dk read transposed in place
                 if constexpr (std::is_same_v<T, float>)
-                  detail::kernels::gemm_tiled(l.out, l.in, nb, d.data(), 1, wmax, in, l.in, nullptr, P.data(),
-                                              l.in + 1, true);
+                  detail::kernels::gemm_tiled(l.out, l.in, nb, d.data(), 1, wmax, in, l.in, nullptr, P.data(), l.in,
+                                              true);
               } else {
                 DSAE_ADD_FLOPS(2 * nb * l.out * l.in);
-                P.leftCols(l.in).noalias() += Dk.transpose() * cmap(in, nb, l.in);
+                P.noalias() += Dk.transpose() * cmap(in, nb, l.in);
               }
-              P.col(l.in) += Dk.colwise().sum().transpose();
             }
             if (k == 0 && !dx) break;
-            auto Dp = dprev.topLeftCorner(nb, l.in);
-            if (tiled) {  // Dp = Dk W
+            // Dp = Dk W: straight into dx for the first layer.
+            T* dp = k == 0 ? dx + b0 * l.in : dprev.data();
+            const index_t ldp = k == 0 ? l.in : wmax;
+            if (tiled) {
               if constexpr (std::is_same_v<T, float>)
-                detail::kernels::gemm_tiled(nb, l.in, l.out, d.data(), wmax, 1, l.w, l.in, nullptr, dprev.data(),
-                                            wmax, false);
+                detail::kernels::gemm_tiled(nb, l.in, l.out, d.data(), wmax, 1, l.w, l.in, nullptr, dp, ldp, false);
             } else {
               DSAE_ADD_FLOPS(2 * nb * l.out * l.in);
-              Dp.noalias() = Dk * cmap(l.w, l.out, l.in);
+              Eigen::Map<tensor, 0, Eigen::OuterStride<>>(dp, nb, l.in, Eigen::OuterStride<>(ldp)).noalias() =
+                  Dk * cmap(l.w, l.out, l.in);
             }
-            if (k == 0) {
-              map(dx + b0 * l.in, nb, l.in) = Dp;
-            } else {
-              d.topLeftCorner(nb, l.in) =
-                  Dp.array() * (T(1) - cmap(L[k - 1].h + b0 * l.in, nb, l.in).array().square());
+            if (k > 0) {
+              const auto& lp = L[k - 1];
+              auto& Pb = parts[2 * (size_t(c) * nl + k - 1) + 1];
+              tanh_grad(nb, l.in, dprev.data(), wmax, lp.h + b0 * l.in, d.data(),
+                        lp.dw ? Pb.data() : db_unused.setZero().data());
             }
           }
         }
@@ -268,11 +290,10 @@ struct cpu {
       const auto& l = L[k];
       if (!l.dw) continue;
       map dW(l.dw, l.out, l.in);
-      Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> db(l.db, l.out);
+      Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db(l.db, l.out);
       for (index_t c = 0; c < chunks; ++c) {
-        const auto& P = parts[size_t(c) * nl + k];
-        dW += P.leftCols(l.in);
-        db += P.col(l.in);
+        dW += parts[2 * (size_t(c) * nl + k)];
+        db += parts[2 * (size_t(c) * nl + k) + 1];
       }
     }
   }
@@ -459,11 +480,12 @@ struct cpu {
 
   // ---- Gaussian -------------------------------------------------------------
   // eps = standard-normal noise, a function of (key, element index) only.
+  // Vectorised, 64 elements (one group of the stream's layout) at a time.
   static void normal(ref eps, prob::noise_key key) {
-    const index_t n = eps.size();
+    const index_t n = eps.size(), groups = (n + 63) / 64;
     T* p = eps.data();
-    detail::parallel_rows(n, 40.0, [&](index_t b, index_t cnt) {
-      for (index_t i = b; i < b + cnt; ++i) p[i] = T(prob::philox_normal(key, std::uint64_t(i)));
+    detail::parallel_rows(groups, 300.0, [&](index_t g0, index_t gn) {
+      detail::noise::fill(p + g0 * 64, std::uint64_t(g0) * 64, std::min(gn * 64, n - g0 * 64), key);
     });
   }
   // s = mu + eps * exp(0.5 * logvar)

@@ -10,6 +10,7 @@
 #include <vector>
 #include "../io/safetensors.hpp"
 #include "../model/sizes.hpp"
+#include "../prob/philox.hpp"
 #include "adam.hpp"
 
 namespace dsae::train {
@@ -22,6 +23,7 @@ struct training_state {
   index_t best_epoch = -1;
   index_t epochs_since_best = 0;
   bool finished = false;
+  int noise_stream = prob::noise_stream_version;  // of the run so far (1: before 2026-12-04)
 };
 
 inline std::string sizes_string(const model::model_sizes& s) {
@@ -113,6 +115,7 @@ void save_checkpoint(const std::filesystem::path& path, const Model& m, adam<typ
   f.set_metadata("best_epoch", std::to_string(s.best_epoch));
   f.set_metadata("epochs_since_best", std::to_string(s.epochs_since_best));
   f.set_metadata("finished", s.finished ? "1" : "0");
+  f.set_metadata("noise_stream", std::to_string(prob::noise_stream_version));
   for (const auto& [k, v] : extra) f.set_metadata(k, v);
   io::write_safetensors(path, f);
 }
@@ -132,6 +135,8 @@ training_state load_checkpoint(const std::filesystem::path& path, Model& m, adam
     s.best_epoch = std::stoll(f.metadata_value("best_epoch"));
     s.epochs_since_best = std::stoll(f.metadata_value("epochs_since_best"));
     s.finished = f.metadata_value("finished") == "1";
+    // Absent: written before the stream was versioned, i.e. version 1.
+    s.noise_stream = f.metadata().count("noise_stream") ? std::stoi(f.metadata_value("noise_stream")) : 1;
   } catch (const std::logic_error& e) {
     throw std::runtime_error("checkpoint '" + path.string() + "': bad training state metadata (" + e.what() + ")");
   }

@@ -85,6 +85,12 @@ class trainer {
     std::map<std::string, std::string> meta;
     m_state = load_checkpoint(checkpoint_path(), m_model, m_opt, &meta);
     m_partial = partial_epoch::from(meta, checkpoint_path());
+    if (m_state.noise_stream != prob::noise_stream_version)
+      std::printf("note: %s was written with noise stream version %d; this library draws version %d, so the "
+                  "continuation is not bit-identical to an uninterrupted run of the old version (same "
+                  "distribution; docs/models.md)\n",
+                  checkpoint_path().string().c_str(), m_state.noise_stream, prob::noise_stream_version);
+    m_state.noise_stream = prob::noise_stream_version;
   }
 
   int stage_of(index_t epoch) const {

@@ -140,10 +140,50 @@ inline void gemm_tiled(index_t M, index_t N, index_t K, const float* a, index_t 
   if (j0 < N) panel<1>(M, K, a, a_rs, a_ks, b + j0, ldb, init ? init + j0 : nullptr, c + j0, ldc, accumulate);
 }
 
-// dst (cols x rows) = src^T (src rows x cols, row-major).
-inline void transpose(const float* src, index_t rows, index_t cols, float* dst) {
-  for (index_t r = 0; r < rows; ++r)
-    for (index_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+// The tanh VJP of a block of rows, fused with the bias gradient's partial sum:
+// d[r, :] = g[r, :] * (1 - h[r, :]^2) and colsum[:] += sum over r of d[r, :], rows
+// summed in order (a fixed order: results do not depend on the caller's
+// threads). requires: tiled_cols(cols).
+inline void tanh_grad_rows(index_t rows, index_t cols, const float* g, index_t ldg, const float* h, index_t ldh,
+                           float* d, index_t ldd, float* colsum) {
+  constexpr int nv = 4;  // column vectors per pass: nv accumulators in registers
+  index_t j0 = 0;
+  for (; j0 + nv * lanes <= cols; j0 += nv * lanes) {
+    vfloat acc[nv];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; ++v) acc[v] = load(colsum + j0 + v * lanes);
+    for (index_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < nv; ++v) {
+        const index_t j = j0 + v * lanes;
+        const vfloat hv = load(h + r * ldh + j), gv = load(g + r * ldg + j);
+        const vfloat dv = gv - gv * hv * hv;
+        store(d + r * ldd + j, dv);
+        acc[v] += dv;
+      }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; ++v) store(colsum + j0 + v * lanes, acc[v]);
+  }
+  for (; j0 < cols; j0 += lanes) {
+    vfloat acc = load(colsum + j0);
+    for (index_t r = 0; r < rows; ++r) {
+      const vfloat hv = load(h + r * ldh + j0), gv = load(g + r * ldg + j0);
+      const vfloat dv = gv - gv * hv * hv;
+      store(d + r * ldd + j0, dv);
+      acc += dv;
+    }
+    store(colsum + j0, acc);
+  }
+}
+
+// colsum[:] += sum over r of y[r, :] (rows in order). requires: tiled_cols(cols).
+inline void sum_rows(index_t rows, index_t cols, const float* y, index_t ldy, float* colsum) {
+  for (index_t j0 = 0; j0 < cols; j0 += lanes) {
+    vfloat acc = load(colsum + j0);
+    for (index_t r = 0; r < rows; ++r) acc += load(y + r * ldy + j0);
+    store(colsum + j0, acc);
+  }
 }
 
 }  // namespace dsae::detail::kernels
