@@ -58,12 +58,34 @@ BOOST_AUTO_TEST_CASE(stage_switch_freezes_and_snapshots) {
 BOOST_AUTO_TEST_CASE(stage1_kl_z_is_reported_but_gives_no_gradient) {
   model::ts_dsae<B> m(tiny_sizes(), 2);
   auto b = random_batch(4, {4, 4, 4}, 3, 3);
+  // On request, a stage-1 training step computes KL_z too: reported, no gradient.
+  m.compute_gradient_free_terms(true);
   const auto l = m.train_step(b, 1, 1);
+  BOOST_TEST(l.kl_z_computed);
   BOOST_TEST(l.kl_z > 0.0);
   const auto& p = m.params();
   for (const auto& e : p.entries())
     if (e.owner == group::local_encoder || e.owner == group::transition)
       BOOST_TEST(Eigen::Map<const tensor>(p.grads().data() + e.offset, e.rows, e.cols).norm() == 0.0, e.name);
+  const tensor with = p.grads();
+  // By default the step skips it (and the transition): the same gradient, bit
+  // for bit, and the same loss less KL_z.
+  m.compute_gradient_free_terms(false);
+  const auto l2 = m.train_step(b, 1, 1);
+  BOOST_TEST(!l2.kl_z_computed);
+  BOOST_TEST(l2.kl_z == 0.0);
+  BOOST_TEST(l2.loss == l.loss - l.kl_z, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST((p.grads() - with).norm() == 0.0);
+  // Validation always computes it.
+  const auto lv = m.evaluate(b, 1, 1);
+  BOOST_TEST(lv.kl_z_computed);
+  BOOST_TEST(lv.kl_z == l.kl_z);
+  // Full q: KL_z reaches v through q(z | x, v), so the step keeps it.
+  model::ts_dsae_full<B> f(tiny_sizes(), 2);
+  BOOST_TEST(f.train_step(b, 1, 1).kl_z_computed);
+  // Stage 2 always computes it.
+  m.set_stage(2);
+  BOOST_TEST(m.train_step(b, 1, 2).kl_z_computed);
 }
 
 BOOST_AUTO_TEST_CASE(padding_frames_do_not_change_the_loss) {

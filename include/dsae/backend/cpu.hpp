@@ -70,7 +70,12 @@ struct cpu {
     });
   }
   static void scale(ref y, T alpha) { y *= alpha; }
-  static bool all_finite(cref a) { return a.allFinite(); }
+  static bool all_finite(cref a) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (a.outerStride() == a.cols()) return detail::kernels::all_finite(a.data(), a.size());
+    }
+    return a.allFinite();
+  }
   static T sum(cref a) { return a.sum(); }
 
   // ---- dense linear algebra -------------------------------------------------

@@ -150,7 +150,7 @@ class sequential_vae {
   loss_terms train_step(const batch_type& b, std::uint64_t seed, std::uint32_t step_index,
                         const given_noise<Backend>* given = nullptr) {
     m_params.zero_grad();
-    const loss_terms l = forward(b, seed, step_index, given);
+    const loss_terms l = forward(b, seed, step_index, given, !m_compute_gradient_free_terms);
     unchecked_inputs off;
     m_tape.backward();
     return l;
@@ -158,8 +158,12 @@ class sequential_vae {
   // The same stochastic objective without gradients (validation).
   loss_terms evaluate(const batch_type& b, std::uint64_t seed, std::uint32_t step_index,
                       const given_noise<Backend>* given = nullptr) {
-    return forward(b, seed, step_index, given);
+    return forward(b, seed, step_index, given, false);
   }
+  // Whether train_step also computes terms that cannot move any parameter
+  // (KL_z in stage 1) for the reported values. Off by default: they cost the
+  // transition's forward and give exactly zero gradient.
+  void compute_gradient_free_terms(bool on) { m_compute_gradient_free_terms = on; }
 
   // ---- inference helpers (evaluation) -------------------------------------
   // Posterior mean of v, B x V.
@@ -249,6 +253,13 @@ class sequential_vae {
     int stage() const { return m_model->m_stage; }
     bool final_stage() const { return m_model->m_stage == 2; }
     bool trainable(group g) const { return m_model->m_params.trainable(g); }
+    // Whether the prior on z has a module that trains now.
+    bool prior_z_may_train() const {
+      if constexpr (PriorZ::sequential) return trainable(group::transition);
+      else return false;
+    }
+    // False in a training step that may skip terms without a gradient.
+    bool gradient_free_terms_wanted() const { return !m_skip_gradient_free; }
     const given_noise<Backend>* given() const { return m_given; }
     prob::noise_key key(std::uint32_t stream) const { return {m_seed, stream, m_step}; }
 
@@ -430,6 +441,7 @@ class sequential_vae {
     std::uint64_t m_seed = 0;
     std::uint32_t m_step = 0;
     const given_noise<Backend>* m_given = nullptr;
+    bool m_skip_gradient_free = false;
     gaussian_type m_prior_z, m_prior_v;
     bool m_prior_z_done = false, m_prior_v_done = false;
   };
@@ -447,7 +459,8 @@ class sequential_vae {
     if (!Backend::all_finite(b.x)) detail::fail(variant_name(), ": batch x contains NaN or Inf");
   }
 
-  loss_terms forward(const batch_type& b, std::uint64_t seed, std::uint32_t step_no, const given_noise<Backend>* g) {
+  loss_terms forward(const batch_type& b, std::uint64_t seed, std::uint32_t step_no, const given_noise<Backend>* g,
+                     bool skip_gradient_free) {
     check_batch(b);
     unchecked_inputs off;  // the batch was validated once above
     m_arena.rewind();
@@ -458,6 +471,7 @@ class sequential_vae {
     s.m_seed = seed;
     s.m_step = step_no;
     s.m_given = g;
+    s.m_skip_gradient_free = skip_gradient_free;
     // Main pass: q(v | x), v, q(z | x[, v]), z, p(x | z, v).
     m_x.reset(b.x, false);
     m_main.v_post = s.encode_v(m_x, b.time_w);
@@ -478,6 +492,7 @@ class sequential_vae {
   transition_type m_transition;
   decoder_type m_decoder;
   int m_stage = 0;
+  bool m_compute_gradient_free_terms = false;
 
   // Workspace of the step: call sites, tape, the main pass's nodes.
   objective::arena m_arena;

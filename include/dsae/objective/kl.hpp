@@ -17,6 +17,14 @@ struct kl_z {
     using scalar = typename Step::scalar;
     const auto& b = s.batch();
     const scalar scale = scalar(1) / scalar(b.batch * s.sizes().z_dim);
+    // Stage 1 (spec, "Two-stage training"): KL_z is reported but gives no
+    // gradient when neither q(z) nor the prior's module can move. A training
+    // step then skips it, and the transition with it; validation computes it.
+    if (!s.gradient_free_terms_wanted() && !s.posterior_z().needs_grad() && !s.prior_z_may_train()) {
+      out.kl_z = 0;
+      out.kl_z_computed = false;
+      return;
+    }
     out.kl_z = s.kl(s.posterior_z(), s.prior_z(), b.time_w, scale, weight);
     out.loss += weight * out.kl_z;
   }

@@ -13,6 +13,10 @@ struct loss_terms {
   double loss = 0, recon = 0, kl_z = 0, kl_v = 0;
   std::array<double, 4> swap{};  // terms 1..4 (TS-DSAE stage 2)
   double extra = 0;              // terms the library does not know (weighted sum)
+  // False when a training step skipped KL_z because it cannot move any
+  // parameter (stage 1 of a two-stage schedule with factorised q): kl_z is 0 and
+  // not part of loss; validation (evaluate) always computes it.
+  bool kl_z_computed = true;
 };
 
 // Noise streams of one step (the counter-based generator's `stream` field).

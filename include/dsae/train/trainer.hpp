@@ -184,8 +184,11 @@ class trainer {
       if (m_o.verbose) {
         const double per = seconds_since(t_start) / double(epoch + 1 - first_epoch);
         const double eta = per * double(m_o.max_epochs - epoch - 1);
-        std::printf("epoch %5lld/%lld stage %d | train %.5f (rec %.5f kl_z %.5f kl_v %.5f swap %.5f) | val %.5f%s | %.2fs | ETA %s\n",
-                    (long long)epoch + 1, (long long)m_o.max_epochs, stage, tr.loss, tr.recon, tr.kl_z, tr.kl_v,
+        // A stage-1 training step does not compute KL_z (no gradient): "-".
+        char klz[32] = "      -";
+        if (tr.kl_z_computed) std::snprintf(klz, sizeof klz, "%.5f", tr.kl_z);
+        std::printf("epoch %5lld/%lld stage %d | train %.5f (rec %.5f kl_z %s kl_v %.5f swap %.5f) | val %.5f%s | %.2fs | ETA %s\n",
+                    (long long)epoch + 1, (long long)m_o.max_epochs, stage, tr.loss, tr.recon, klz, tr.kl_v,
                     tr.swap[0] + tr.swap[1] + tr.swap[2] + tr.swap[3], va.loss, improved ? " *" : "", secs,
                     duration(eta).c_str());
         std::fflush(stdout);
@@ -239,6 +242,7 @@ class trainer {
     acc.loss += w * l.loss;
     acc.recon += w * l.recon;
     acc.kl_z += w * l.kl_z;
+    acc.kl_z_computed = acc.kl_z_computed && l.kl_z_computed;
     acc.kl_v += w * l.kl_v;
     for (int k = 0; k < 4; ++k) acc.swap[size_t(k)] += w * l.swap[size_t(k)];
     acc.extra += w * l.extra;
@@ -254,12 +258,13 @@ class trainer {
   }
   static std::string json_line(index_t epoch, int stage, const model::loss_terms& tr, const model::loss_terms& va,
                                double secs, bool improved) {
-    char b[1024];
+    char b[1024], klz[32] = "null";  // train kl_z: null when the steps skipped it (stage 1)
+    if (tr.kl_z_computed) std::snprintf(klz, sizeof klz, "%.9g", tr.kl_z);
     std::snprintf(b, sizeof b,
-                  "{\"epoch\": %lld, \"stage\": %d, \"train\": {\"loss\": %.9g, \"recon\": %.9g, \"kl_z\": %.9g, "
+                  "{\"epoch\": %lld, \"stage\": %d, \"train\": {\"loss\": %.9g, \"recon\": %.9g, \"kl_z\": %s, "
                   "\"kl_v\": %.9g, \"swap\": [%.9g, %.9g, %.9g, %.9g]}, \"val\": {\"loss\": %.9g, \"recon\": %.9g, "
                   "\"kl_z\": %.9g, \"kl_v\": %.9g, \"swap\": [%.9g, %.9g, %.9g, %.9g]}, \"seconds\": %.4f, \"best\": %s}",
-                  (long long)epoch, stage, tr.loss, tr.recon, tr.kl_z, tr.kl_v, tr.swap[0], tr.swap[1], tr.swap[2],
+                  (long long)epoch, stage, tr.loss, tr.recon, klz, tr.kl_v, tr.swap[0], tr.swap[1], tr.swap[2],
                   tr.swap[3], va.loss, va.recon, va.kl_z, va.kl_v, va.swap[0], va.swap[1], va.swap[2], va.swap[3], secs,
                   improved ? "true" : "false");
     return b;
