@@ -127,6 +127,14 @@ struct cpu {
   static void sum_rows(ref b, cref Y, T beta) {
     if (beta == T(0)) b.setZero();
     else if (beta != T(1)) b *= beta;
+    if constexpr (std::is_same_v<T, float>) {
+      // Eigen's colwise().sum() of a row-major matrix runs column by column with
+      // scalar strided loads; rows in order, vectors across the columns instead.
+      if (detail::kernels::tiled_cols(Y.cols())) {
+        detail::kernels::sum_rows(Y.rows(), Y.cols(), Y.data(), Y.outerStride(), b.data());
+        return;
+      }
+    }
     b.row(0) += Y.colwise().sum();
   }
 
@@ -308,51 +316,52 @@ struct cpu {
   // m (B x 1 mask, or 0 rows for all-valid).
   // Out: G activated in place; c = m * (f c_prev + i g); tc = tanh(f c_prev + i g);
   // h = m * o * tc. A masked frame leaves a zero state behind.
+  // Whole-block expressions (rows x H), not a loop over rows: Eigen vectorises
+  // each along the contiguous gate columns without per-row overhead.
   static void lstm_forward_step(ref G, cref c_prev, cref m, ref c, ref tc, ref h) {
     const index_t Bn = G.rows(), H = G.cols() / 4;
-    for (index_t r = 0; r < Bn; ++r) {
-      auto g = G.row(r).array();
-      g.segment(0, 2 * H) = T(1) / (T(1) + (-g.segment(0, 2 * H)).exp());
-      g.segment(2 * H, H) = g.segment(2 * H, H).tanh();
-      g.segment(3 * H, H) = T(1) / (T(1) + (-g.segment(3 * H, H)).exp());
-      auto ct = c.row(r).array();
-      if (c_prev.rows() > 0) ct = g.segment(H, H) * c_prev.row(r).array() + g.segment(0, H) * g.segment(2 * H, H);
-      else ct = g.segment(0, H) * g.segment(2 * H, H);
-      tc.row(r).array() = ct.tanh();
-      h.row(r).array() = g.segment(3 * H, H) * tc.row(r).array();
-      if (m.rows() > 0 && m(r, 0) == T(0)) {
-        c.row(r).setZero();
-        h.row(r).setZero();
-      }
-    }
+    auto if_ = G.leftCols(2 * H).array();
+    auto gg = G.middleCols(2 * H, H).array();
+    auto o = G.rightCols(H).array();
+    if_ = T(1) / (T(1) + (-if_).exp());
+    gg = gg.tanh();
+    o = T(1) / (T(1) + (-o).exp());
+    auto i = G.leftCols(H).array();
+    auto f = G.middleCols(H, H).array();
+    if (c_prev.rows() > 0) c.array() = f * c_prev.array() + i * gg;
+    else c.array() = i * gg;
+    tc.array() = c.array().tanh();
+    h.array() = o * tc.array();
+    if (m.rows() > 0)
+      for (index_t r = 0; r < Bn; ++r)
+        if (m(r, 0) == T(0)) {
+          c.row(r).setZero();
+          h.row(r).setZero();
+        }
   }
   // VJP of lstm_forward_step. In: dh (B x H) total gradient into h_t, dc (B x H)
   // gradient into c_t from step t+1. Out: dG (B x 4H) pre-activation gradients,
   // dc overwritten with the gradient into c_{t-1}.
   static void lstm_backward_step(ref dG, cref G, cref c_prev, cref m, cref tc, cref dh, ref dc) {
     const index_t Bn = G.rows(), H = G.cols() / 4;
-    for (index_t r = 0; r < Bn; ++r) {
-      const auto g = G.row(r).array();
-      auto d = dG.row(r).array();
-      auto dcr = dc.row(r).array();
-      const auto i = g.segment(0, H), f = g.segment(H, H), gg = g.segment(2 * H, H),
-                 o = g.segment(3 * H, H);
-      const auto t = tc.row(r).array();
-      if (m.rows() > 0 && m(r, 0) == T(0)) {
-        d.setZero();
-        dcr.setZero();
-        continue;
-      }
-      const auto dhr = dh.row(r).array();
-      // dc~ = dc + dh * o * (1 - tanh^2)
-      dcr += dhr * o * (T(1) - t.square());
-      d.segment(3 * H, H) = dhr * t * o * (T(1) - o);
-      d.segment(0, H) = dcr * gg * i * (T(1) - i);
-      d.segment(2 * H, H) = dcr * i * (T(1) - gg.square());
-      if (c_prev.rows() > 0) d.segment(H, H) = dcr * c_prev.row(r).array() * f * (T(1) - f);
-      else d.segment(H, H).setZero();
-      dcr *= f;
-    }
+    const auto i = G.leftCols(H).array(), f = G.middleCols(H, H).array(), gg = G.middleCols(2 * H, H).array(),
+               o = G.rightCols(H).array();
+    const auto t = tc.array();
+    const auto dhr = dh.array();
+    // dc~ = dc + dh * o * (1 - tanh^2)
+    dc.array() += dhr * o * (T(1) - t.square());
+    dG.rightCols(H).array() = dhr * t * o * (T(1) - o);
+    dG.leftCols(H).array() = dc.array() * gg * i * (T(1) - i);
+    dG.middleCols(2 * H, H).array() = dc.array() * i * (T(1) - gg.square());
+    if (c_prev.rows() > 0) dG.middleCols(H, H).array() = dc.array() * c_prev.array() * f * (T(1) - f);
+    else dG.middleCols(H, H).setZero();
+    dc.array() *= f;
+    if (m.rows() > 0)  // a masked frame passes no gradient (its state was reset)
+      for (index_t r = 0; r < Bn; ++r)
+        if (m(r, 0) == T(0)) {
+          dG.row(r).setZero();
+          dc.row(r).setZero();
+        }
   }
 
   // ---- LSTM recurrence over a whole sequence (optional op; see nn/lstm.hpp) --

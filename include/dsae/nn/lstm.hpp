@@ -29,7 +29,8 @@ class lstm_layer {
     const tensor* m = nullptr;
     index_t batch = 0;
     tensor G, c, tc, h;       // activated gates, masked cell, tanh(cell), output
-    tensor dG, dx, dh, dc, dh_rec;
+    tensor bias;              // b_ih + b_hh
+    tensor dG, dx, dh, dc, dh_rec, db;
   };
 
   lstm_layer() = default;
@@ -58,8 +59,10 @@ class lstm_layer {
     B::resize(s.tc, R, H);
     B::resize(s.h, R, H);
     B::gemm(s.G, x, false, m_p->value(m_wih), true, T(1), T(0));
-    B::add_row(s.G, m_p->value(m_bih));
-    B::add_row(s.G, m_p->value(m_bhh));
+    B::resize(s.bias, 1, 4 * H);  // b_ih + b_hh: one pass over G
+    B::copy(s.bias, m_p->value(m_bih));
+    B::axpy(s.bias, T(1), m_p->value(m_bhh));
+    B::add_row(s.G, s.bias);
     const tensor none;
     if constexpr (has_sequence_ops) {  // the backend runs the whole recurrence
       B::lstm_forward_sequence(s.G, s.c, s.tc, s.h, m_p->value(m_whh), m ? *m : none, batch, m_reverse);
@@ -102,8 +105,11 @@ class lstm_layer {
       }
     if (m_p->trainable(m_wih)) {
       B::gemm(m_p->grad(m_wih), s.dG, true, *s.x, false, T(1), T(1));
-      B::sum_rows(m_p->grad(m_bih), s.dG, T(1));
-      B::sum_rows(m_p->grad(m_bhh), s.dG, T(1));
+      // Both biases get the same sum: one pass over dG.
+      B::resize(s.db, 1, 4 * H);
+      B::sum_rows(s.db, s.dG, T(0));
+      B::axpy(m_p->grad(m_bih), T(1), s.db);
+      B::axpy(m_p->grad(m_bhh), T(1), s.db);
       if (Tn > 1) {
         // dW_hh += sum_t dG_t^T h_prev(t): rows of dG and h shifted by one step.
         const index_t n = R - batch;

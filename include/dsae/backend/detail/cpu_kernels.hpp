@@ -204,12 +204,32 @@ inline bool all_finite(const float* p, index_t n) {
   return tail == 0.0f;
 }
 
-// colsum[:] += sum over r of y[r, :] (rows in order). requires: tiled_cols(cols).
+// colsum[:] += sum over r of y[r, :] (rows in order). Rows inner, up to 8
+// column vectors per pass in registers: each pass streams its rows once.
+// requires: tiled_cols(cols).
+template <int NV>
+inline void sum_rows_panel(index_t rows, const float* y, index_t ldy, float* colsum) {
+  vfloat acc[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = load(colsum + v * lanes);
+  for (index_t r = 0; r < rows; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[v] += load(y + r * ldy + v * lanes);
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) store(colsum + v * lanes, acc[v]);
+}
 inline void sum_rows(index_t rows, index_t cols, const float* y, index_t ldy, float* colsum) {
-  for (index_t j0 = 0; j0 < cols; j0 += lanes) {
-    vfloat acc = load(colsum + j0);
-    for (index_t r = 0; r < rows; ++r) acc += load(y + r * ldy + j0);
-    store(colsum + j0, acc);
+  index_t j0 = 0;
+  for (; j0 + 8 * lanes <= cols; j0 += 8 * lanes) sum_rows_panel<8>(rows, y + j0, ldy, colsum + j0);
+  switch ((cols - j0) / lanes) {
+    case 7: sum_rows_panel<7>(rows, y + j0, ldy, colsum + j0); break;
+    case 6: sum_rows_panel<6>(rows, y + j0, ldy, colsum + j0); break;
+    case 5: sum_rows_panel<5>(rows, y + j0, ldy, colsum + j0); break;
+    case 4: sum_rows_panel<4>(rows, y + j0, ldy, colsum + j0); break;
+    case 3: sum_rows_panel<3>(rows, y + j0, ldy, colsum + j0); break;
+    case 2: sum_rows_panel<2>(rows, y + j0, ldy, colsum + j0); break;
+    case 1: sum_rows_panel<1>(rows, y + j0, ldy, colsum + j0); break;
+    default: break;
   }
 }
 
