@@ -3,9 +3,18 @@
 // thread count: every op that uses this writes disjoint rows, and reductions
 // combine per-thread partials in a fixed order.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include "../config.hpp"
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <unistd.h>
 #endif
 
 namespace dsae::detail {
@@ -17,6 +26,95 @@ inline int max_threads() {
   return 1;
 #endif
 }
+
+// How many threads the backend's parallel regions use: OpenMP's maximum, less
+// the cores other processes keep busy. A fork-join region whose threads share a
+// core with another busy process waits at every barrier for the descheduled
+// thread: with the second core taken (a second training, a build), 2 threads
+// were 2-33x slower than 1 (docs/performance.md). On Linux the busy CPU time of
+// the whole machine (/proc/stat) less this process's own (getrusage) is read at
+// most every 0.5 s (first after 0.1 s); the cores left free, rounded, bound the count. Results do
+// not depend on it (every op is thread-count independent). The cache is shared
+// by the process's threads (atomics). DSAE_ADAPTIVE_THREADS=0 turns it off.
+class thread_budget {
+ public:
+  static int threads(int max) {
+    if (max <= 1) return max;
+    static const bool on = [] {
+      const char* e = std::getenv("DSAE_ADAPTIVE_THREADS");
+      return !(e && std::strcmp(e, "0") == 0);
+    }();
+    if (!on) return max;
+    static thread_budget b;
+    b.refresh();
+    const int free = b.m_free.load(std::memory_order_relaxed);
+    return free <= 0 ? max : std::clamp(free, 1, max);
+  }
+
+ private:
+  std::atomic<long long> m_last_ns{0};
+  std::atomic<bool> m_busy{false};
+  std::atomic<int> m_free{0};  // 0: not measured yet
+  double m_cpu_busy_s = -1, m_own_s = 0;
+
+  static long long now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void refresh() {
+#if defined(__linux__)
+    const long long t = now_ns(), last = m_last_ns.load(std::memory_order_relaxed);
+    // The first interval is short, so that a short run adapts too.
+    const bool second = m_free.load(std::memory_order_relaxed) == 0;
+    if (last != 0 && t - last < (second ? 100'000'000 : 500'000'000)) return;
+    bool expected = false;
+    if (!m_busy.compare_exchange_strong(expected, true)) return;  // another thread measures
+    double busy = 0;
+    int cpus = 0;
+    if (read_proc_stat(busy, cpus)) {
+      rusage ru{};
+      getrusage(RUSAGE_SELF, &ru);
+      const double own = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                         1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+      if (m_cpu_busy_s >= 0 && last != 0) {
+        const double wall = 1e-9 * double(t - last);
+        const double others = std::max(0.0, (busy - m_cpu_busy_s) - (own - m_own_s)) / wall;
+        m_free.store(std::max(1, int(double(cpus) - others + 0.5)), std::memory_order_relaxed);
+      }
+      m_cpu_busy_s = busy;
+      m_own_s = own;
+    }
+    m_last_ns.store(t, std::memory_order_relaxed);
+    m_busy.store(false);
+#endif
+  }
+#if defined(__linux__)
+  // Busy CPU seconds of the whole machine since boot, and the CPU count.
+  static bool read_proc_stat(double& busy_s, int& cpus) {
+    std::FILE* f = std::fopen("/proc/stat", "r");
+    if (!f) return false;
+    char line[512];
+    bool ok = false;
+    unsigned long long v[8] = {};
+    cpus = 0;
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::strncmp(line, "cpu ", 4) == 0)
+        ok = std::sscanf(line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", v, v + 1, v + 2, v + 3, v + 4, v + 5,
+                         v + 6, v + 7) == 8;
+      else if (std::strncmp(line, "cpu", 3) == 0)
+        ++cpus;
+      else
+        break;
+    }
+    std::fclose(f);
+    if (!ok || cpus == 0) return false;
+    // user nice system idle iowait irq softirq steal: all but idle and iowait are taken.
+    const double hz = double(sysconf(_SC_CLK_TCK));
+    busy_s = double(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
+    return true;
+  }
+#endif
+};
 
 inline bool in_parallel() {
 #if defined(_OPENMP)
@@ -49,7 +147,7 @@ struct eigen_serial_scope {
 // (n * cost_per_row) is large enough to pay for a fork; serially otherwise.
 template <class F>
 void parallel_rows(index_t n, double cost_per_row, F&& f) {
-  const int nt = max_threads();
+  const int nt = thread_budget::threads(max_threads());
   if (nt <= 1 || in_parallel() || double(n) * cost_per_row < 1.5e5 || n < 2) {
     eigen_serial_scope serial;  // products in f stay on this thread
     f(index_t(0), n);
