@@ -112,6 +112,18 @@ struct cpu {
     }
   }
 
+  // Y = X W^T + b (W: out x in, b: 1 x out), the bias as the products' starting
+  // value: one pass over Y instead of two (optional op; nn/linear.hpp and the
+  // modules built on it fall back to gemm + add_row without it).
+  static void linear_forward(ref Y, cref X, cref W, cref b) {
+    if constexpr (std::is_same_v<T, float>) {
+      const double flops = 2.0 * double(Y.rows()) * double(Y.cols()) * double(X.cols());
+      if (gemm_tiled(Y, X, false, W, true, T(1), T(0), flops, b.data())) return;  // one row: contiguous
+    }
+    gemm(Y, X, false, W, true, T(1), T(0));
+    add_row(Y, b);
+  }
+
   // Y[r, :] += b for every row (b is 1 x cols).
   static void add_row(ref Y, cref b) {
     const index_t c = Y.cols();
@@ -604,12 +616,15 @@ struct cpu {
   // streamed operand stays in L2 while every column panel reads it; the
   // reduction over frames (A^T B) is split into the same fixed chunks as
   // gemm_split_k, so results do not depend on the thread count.
-  static bool gemm_tiled(ref C, cref A, bool ta, cref B, bool tb, T alpha, T beta, double flops)
+  // bias (C's row-wise starting value, N entries) only with !ta and beta = 0.
+  static bool gemm_tiled(ref C, cref A, bool ta, cref B, bool tb, T alpha, T beta, double flops,
+                         const T* bias = nullptr)
     requires std::is_same_v<T, float>
   {
     namespace kn = detail::kernels;
     const index_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
     if (alpha != T(1) || (beta != T(0) && beta != T(1)) || (ta && tb) || !kn::tiled_cols(N) || M == 0) return false;
+    if (bias && (ta || beta != T(0))) return false;
     if (K == 0) return false;
     const index_t lda = A.outerStride(), ldc = C.outerStride();
     const bool acc = beta == T(1);
@@ -625,7 +640,7 @@ struct cpu {
       }
       auto body = [&](index_t r0, index_t n) {
         for (index_t b0 = r0; b0 < r0 + n; b0 += block)
-          kn::gemm_tiled(std::min(block, r0 + n - b0), N, K, A.data() + b0 * lda, lda, 1, bp, ldb, nullptr,
+          kn::gemm_tiled(std::min(block, r0 + n - b0), N, K, A.data() + b0 * lda, lda, 1, bp, ldb, bias,
                          C.data() + b0 * ldc, ldc, acc);
       };
       if (M >= 256 && flops > 2e6) detail::parallel_rows(M, flops / double(M), body);

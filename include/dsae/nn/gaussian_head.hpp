@@ -37,8 +37,7 @@ class gaussian_head {
     if (x.cols() != m_in) detail::fail(m_name, ": input has shape ", to_string(B::shape(x)), ", expected [N x ", m_in, "]");
     s.x = &x;
     B::resize(s.both, x.rows(), 2 * m_out);
-    B::gemm(s.both, x, false, weights(), true, T(1), T(0));
-    B::add_row(s.both, biases());
+    affine<B>(s.both, x, weights(), biases());
     B::resize(s.mu, x.rows(), m_out);
     B::resize(s.logvar, x.rows(), m_out);
     B::split_cols(s.mu, s.logvar, s.both);

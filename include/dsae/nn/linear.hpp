@@ -13,6 +13,19 @@
 
 namespace dsae::nn {
 
+// Y = X W^T + b: the backend's fused op when it has one (bias as the products'
+// starting value), else gemm + add_row.
+template <class B>
+void affine(typename B::tensor& Y, const typename B::tensor& X, typename B::cref W, typename B::cref b) {
+  using T = typename B::scalar;
+  if constexpr (requires { B::linear_forward(Y, X, W, b); }) {
+    B::linear_forward(Y, X, W, b);
+  } else {
+    B::gemm(Y, X, false, W, true, T(1), T(0));
+    B::add_row(Y, b);
+  }
+}
+
 template <class B>
 class linear {
  public:
@@ -41,8 +54,7 @@ class linear {
     check(x);
     s.x = &x;
     B::resize(s.y, x.rows(), m_out);
-    B::gemm(s.y, x, false, m_p->value(m_w), true, T(1), T(0));
-    B::add_row(s.y, m_p->value(m_b));
+    affine<B>(s.y, x, m_p->value(m_w), m_p->value(m_b));
     return s.y;
   }
 

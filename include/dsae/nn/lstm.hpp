@@ -58,11 +58,10 @@ class lstm_layer {
     B::resize(s.c, R, H);
     B::resize(s.tc, R, H);
     B::resize(s.h, R, H);
-    B::gemm(s.G, x, false, m_p->value(m_wih), true, T(1), T(0));
-    B::resize(s.bias, 1, 4 * H);  // b_ih + b_hh: one pass over G
+    B::resize(s.bias, 1, 4 * H);  // b_ih + b_hh: the products' starting value
     B::copy(s.bias, m_p->value(m_bih));
     B::axpy(s.bias, T(1), m_p->value(m_bhh));
-    B::add_row(s.G, s.bias);
+    affine<B>(s.G, x, m_p->value(m_wih), s.bias);
     const tensor none;
     if constexpr (has_sequence_ops) {  // the backend runs the whole recurrence
       B::lstm_forward_sequence(s.G, s.c, s.tc, s.h, m_p->value(m_whh), m ? *m : none, batch, m_reverse);

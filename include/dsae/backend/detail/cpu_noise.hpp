@@ -21,6 +21,7 @@ namespace dsae::detail::noise {
 
 inline constexpr int lanes = 16;  // the stream's group layout: 16 counters x 4 slots
 
+#if !defined(__CUDACC__)
 struct vector_ops {
   typedef float F __attribute__((vector_size(lanes * 4)));
   typedef std::uint32_t U __attribute__((vector_size(lanes * 4)));
@@ -115,6 +116,19 @@ inline void group(prob::noise_key key, std::uint64_t g, float* out) {
   box_muller<V>(c2, c3, n[2], n[3]);
   std::memcpy(out, n, sizeof n);
 }
+
+#else
+// nvcc rejects vector types in the host-device templates: under nvcc (the CUDA
+// build of tests that also use cpu<T>) the CPU backend draws the same values
+// with the scalar code.
+inline void group(prob::noise_key key, std::uint64_t g, float* out) {
+  for (int l = 0; l < lanes; ++l) {
+    float v[4];
+    prob::philox_normal4(key, g * lanes + std::uint64_t(l), v);
+    for (int k = 0; k < 4; ++k) out[k * lanes + l] = v[k];
+  }
+}
+#endif
 
 // p[i] = prob::philox_normal(key, i0 + i) for i < n; i0 a multiple of 64.
 template <class T>
