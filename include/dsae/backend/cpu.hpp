@@ -21,6 +21,7 @@
 #include "../detail/parallel.hpp"
 #include "../prob/philox.hpp"
 #include "detail/cpu_kernels.hpp"
+#include "detail/cpu_lstm.hpp"
 #include "detail/cpu_noise.hpp"
 
 namespace dsae {
@@ -386,7 +387,9 @@ struct cpu {
   static void lstm_forward_sequence(ref G, ref c, ref tc, ref h, cref whh, cref m, index_t batch, bool reverse) {
     const index_t Tn = G.rows() / batch, H = whh.cols();
     const tensor none;
-    const bool tiled = tiled_lstm(H);
+    // The tiled recurrence and the fused gates read rows in place: dense storage.
+    const bool tiled = tiled_lstm(H) && G.outerStride() == 4 * H && c.outerStride() == H && tc.outerStride() == H &&
+                       h.outerStride() == H && (m.rows() == 0 || m.outerStride() == 1);
     auto& whh_t = lstm_packed();
     if (tiled) {
       resize(whh_t, H, 4 * H);
@@ -406,6 +409,14 @@ struct cpu {
             Gt.noalias() += h.middleRows(prev * batch + b0, nb) * whh.transpose();
           }
         }
+        if (tiled) {  // fused gates (detail/cpu_lstm.hpp)
+          if constexpr (std::is_same_v<T, float>)
+            detail::lstm_kernels::forward(nb, H, Gt.data(), k > 0 ? c.data() + (prev * batch + b0) * H : nullptr,
+                                          m.rows() > 0 ? m.data() + t * batch + b0 : nullptr,
+                                          c.data() + (t * batch + b0) * H, tc.data() + (t * batch + b0) * H,
+                                          h.data() + (t * batch + b0) * H);
+          continue;
+        }
         lstm_forward_step(Gt, k > 0 ? crows(c, prev * batch + b0, nb) : crows(none, 0, 0),
                           m.rows() > 0 ? crows(m, t * batch + b0, nb) : crows(none, 0, 0),
                           c.middleRows(t * batch + b0, nb), tc.middleRows(t * batch + b0, nb),
@@ -420,18 +431,28 @@ struct cpu {
                                      bool reverse) {
     const index_t Tn = G.rows() / batch, H = whh.cols();
     const tensor none;
-    const bool tiled = tiled_lstm(H);
+    const bool tiled = tiled_lstm(H) && G.outerStride() == 4 * H && dG.outerStride() == 4 * H && c.outerStride() == H &&
+                       tc.outerStride() == H && dy.outerStride() == H && (m.rows() == 0 || m.outerStride() == 1);
     detail::parallel_rows(batch, 2.0 * double(Tn) * double(4 * H * H + 40 * H), [&](index_t b0, index_t nb) {
       tensor dh(nb, H), dc = tensor::Zero(nb, H), dh_rec = tensor::Zero(nb, H);
       for (index_t k = Tn; k-- > 0;) {
         const index_t t = reverse ? Tn - 1 - k : k, prev = reverse ? t + 1 : t - 1;
-        dh = dy.middleRows(t * batch + b0, nb);
-        if (k + 1 < Tn) dh += dh_rec;
         auto dGt = dG.middleRows(t * batch + b0, nb);
-        lstm_backward_step(dGt, crows(G, t * batch + b0, nb),
-                           k > 0 ? crows(c, prev * batch + b0, nb) : crows(none, 0, 0),
-                           m.rows() > 0 ? crows(m, t * batch + b0, nb) : crows(none, 0, 0),
-                           crows(tc, t * batch + b0, nb), dh, dc);
+        if (tiled) {  // fused gates, dh = dy_t + dh_rec read in place
+          if constexpr (std::is_same_v<T, float>)
+            detail::lstm_kernels::backward(nb, H, G.data() + (t * batch + b0) * 4 * H,
+                                           k > 0 ? c.data() + (prev * batch + b0) * H : nullptr,
+                                           m.rows() > 0 ? m.data() + t * batch + b0 : nullptr,
+                                           tc.data() + (t * batch + b0) * H, dy.data() + (t * batch + b0) * H,
+                                           k + 1 < Tn ? dh_rec.data() : nullptr, dc.data(), dGt.data());
+        } else {
+          dh = dy.middleRows(t * batch + b0, nb);
+          if (k + 1 < Tn) dh += dh_rec;
+          lstm_backward_step(dGt, crows(G, t * batch + b0, nb),
+                             k > 0 ? crows(c, prev * batch + b0, nb) : crows(none, 0, 0),
+                             m.rows() > 0 ? crows(m, t * batch + b0, nb) : crows(none, 0, 0),
+                             crows(tc, t * batch + b0, nb), dh, dc);
+        }
         if (k == 0) break;
         if (tiled) {  // dh_rec = dG_t W_hh
           if constexpr (std::is_same_v<T, float>)
