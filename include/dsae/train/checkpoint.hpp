@@ -4,10 +4,13 @@
 // (epoch, stage, step counter = the RNG counter, best validation loss) as
 // metadata. Written to a temporary file, fsynced and renamed (io/safetensors),
 // so a crash never leaves a broken checkpoint.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
+#include "../io/numbers.hpp"
 #include "../io/safetensors.hpp"
 #include "../model/sizes.hpp"
 #include "adam.hpp"
@@ -50,6 +53,17 @@ io::safetensors_file weights_file(const parameters<B>& p, const std::string& sou
 }
 }  // namespace detail_ckpt
 
+// Throws std::runtime_error naming the file and the tensor when a value is NaN or Inf: a
+// model or optimiser state like that is broken, whatever wrote it.
+template <class T>
+void require_finite(const std::vector<T>& v, const std::string& file, const std::string& tensor) {
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(double(v[i])))
+      throw std::runtime_error("checkpoint '" + file + "': tensor " + tensor + " holds a non-finite value (" +
+                               std::to_string(double(v[i])) + " at element " + std::to_string(i) +
+                               "); the file is corrupt or was written by a diverged run");
+}
+
 // Writes only the weights (reference names), e.g. best.safetensors.
 template <class Model>
 void save_weights(const std::filesystem::path& path, const Model& m) {
@@ -84,6 +98,7 @@ void load_weights(const std::filesystem::path& path, Model& m) {
       throw std::runtime_error("checkpoint '" + path.string() + "': parameter " + e.name + " has shape " +
                                io::shape_string(f.at(e.name).shape) + ", expected " + io::shape_string(want));
     const auto v = f.get_vector<T>(e.name, io::convert::float_cast);
+    require_finite(v, path.string(), e.name);
     if (index_t(v.size()) != e.rows * e.cols)
       throw std::runtime_error("checkpoint '" + path.string() + "': parameter " + e.name + " has " +
                                std::to_string(v.size()) + " values, expected " + std::to_string(e.rows * e.cols));
@@ -117,24 +132,45 @@ void save_checkpoint(const std::filesystem::path& path, const Model& m, adam<typ
   io::write_safetensors(path, f);
 }
 
+// The training state of a checkpoint's metadata, every field parsed by io/numbers.hpp
+// (strictly decimal) and range-checked, since the file may come from anywhere: a negative
+// next_epoch would train epochs -3..1, best_val nan would never improve, step -1 would wrap.
+// The one place where checkpoint metadata is read. Throws std::runtime_error naming `where`.
+inline training_state parse_training_state(const std::map<std::string, std::string>& md, const std::string& where) {
+  constexpr index_t max_epochs = 1'000'000'000'000LL;  // the --epochs bound
+  training_state s;
+  std::string field;
+  try {
+    auto get = [&](const char* k) -> const std::string& {
+      field = k;
+      const auto it = md.find(k);
+      if (it == md.end()) throw std::invalid_argument("missing");
+      return it->second;
+    };
+    s.stage = io::parse_integer<int>(get("stage"), 1, 2, "a stage");
+    s.next_epoch = io::parse_integer<index_t>(get("next_epoch"), 0, max_epochs, "an epoch count");
+    s.step = io::parse_integer<std::uint64_t>(get("step"), 0, std::uint64_t(1) << 62, "a step count");
+    // 1e300 = "no best yet" (what a fresh run writes); a loss is finite.
+    s.best_val = io::parse_real(get("best_val"), -1e300, 1e300, "a finite validation loss");
+    s.best_epoch = io::parse_integer<index_t>(get("best_epoch"), -1, std::max<index_t>(s.next_epoch - 1, -1),
+                                              "-1 or an epoch before next_epoch");
+    s.epochs_since_best = io::parse_integer<index_t>(get("epochs_since_best"), 0, s.next_epoch,
+                                                     "an epoch count up to next_epoch");
+    const int fin = io::parse_integer<int>(get("finished"), 0, 1, "0 or 1");
+    s.finished = fin == 1;
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("checkpoint '" + where + "': bad training state metadata: " + field + " " + e.what());
+  }
+  return s;
+}
+
 template <class Model>
 training_state load_checkpoint(const std::filesystem::path& path, Model& m, adam<typename Model::backend_type>& opt,
                                std::map<std::string, std::string>* extra = nullptr) {
   using B = typename Model::backend_type;
   using T = typename B::scalar;
   const auto f = io::read_safetensors(path);
-  training_state s;
-  try {
-    s.stage = std::stoi(f.metadata_value("stage"));
-    s.next_epoch = std::stoll(f.metadata_value("next_epoch"));
-    s.step = std::stoull(f.metadata_value("step"));
-    s.best_val = std::stod(f.metadata_value("best_val"));
-    s.best_epoch = std::stoll(f.metadata_value("best_epoch"));
-    s.epochs_since_best = std::stoll(f.metadata_value("epochs_since_best"));
-    s.finished = f.metadata_value("finished") == "1";
-  } catch (const std::logic_error& e) {
-    throw std::runtime_error("checkpoint '" + path.string() + "': bad training state metadata (" + e.what() + ")");
-  }
+  const training_state s = parse_training_state(f.metadata(), path.string());
   // Stage first (it may take a snapshot), then the stored weights override.
   if (s.stage == 1 && !Model::policy::two_stage)
     throw std::runtime_error("checkpoint '" + path.string() + "': stage 1 for a single-stage variant");
@@ -143,6 +179,7 @@ training_state load_checkpoint(const std::filesystem::path& path, Model& m, adam
   const index_t n = m.params().size();
   auto vec = [&](const char* name) {
     const auto v = f.get_vector<T>(name, io::convert::float_cast);
+    require_finite(v, path.string(), name);
     if (index_t(v.size()) != n)
       throw std::runtime_error("checkpoint '" + path.string() + "': " + name + " has " + std::to_string(v.size()) +
                                " values, expected " + std::to_string(n));
