@@ -84,7 +84,22 @@ nlohmann::json read_config(const fs::path& p) {
 // refused --out gets no folder and no .lock (decide again once the folder is locked).
 enum class run_plan { fresh, replace, resume, restart };
 
-run_plan plan_run_dir(const cli_options& o) {
+// The saved options and data of the run in --out must be the ones given (--resume).
+void check_same_run(const cli_options& o, const nlohmann::json& fingerprint) {
+  const fs::path out(o.out);
+  const auto saved = read_config(out / "config.json");
+  const auto now = config_json(o);  // named: items() must not outlive a temporary
+  for (auto& [k, v] : now.items())
+    if (k != "data" && k != "format" && saved.contains(k) && saved[k] != v)
+      throw std::runtime_error("--resume: option '" + k + "' is " + v.dump() + " but the run in " + o.out +
+                               " used " + saved[k].dump());
+  if (saved.contains("data_fingerprint") && saved["data_fingerprint"] != fingerprint)
+    throw std::runtime_error("--resume: --data " + o.data + " (" + fingerprint.dump() +
+                             ") is not the data the run in " + o.out + " was trained on (" +
+                             saved["data_fingerprint"].dump() + ")");
+}
+
+run_plan plan_run_dir(const cli_options& o, const nlohmann::json& fingerprint) {
   const fs::path out(o.out), ckpt = out / "checkpoint.safetensors";
   if (o.resume && o.overwrite) throw std::runtime_error("--resume and --overwrite exclude each other");
   std::error_code ec;
@@ -102,9 +117,12 @@ run_plan plan_run_dir(const cli_options& o) {
     if (kind == io::folder_kind::foreign)
       throw std::runtime_error("--resume: " + o.out + " does not hold a dsae-train run (" +
                                io::run_marker_problem(out / "config.json") + ")");
+    if (fs::exists(out / "config.json")) check_same_run(o, fingerprint);
+    // A finished run is never resumed: that trained nothing (even with a larger --epochs),
+    // exited 0 and rewrote final.json.
     if (fs::exists(out / "final.json"))
-      throw std::runtime_error("--resume: the run in " + o.out + " is finished (final.json); nothing is resumed and "
-                               "final.json is kept. To train it for more epochs start again with --overwrite");
+      throw std::runtime_error("--resume: " + o.out + " holds a finished run (final.json); nothing to resume, "
+                               "final.json is kept. To train for more epochs start again with --overwrite");
     return fs::exists(ckpt) ? run_plan::resume : run_plan::restart;
   }
   if (kind == io::folder_kind::foreign && !o.overwrite)
@@ -127,19 +145,7 @@ run_plan plan_run_dir(const cli_options& o) {
 // before the lock). Returns true when the run resumes from its checkpoint.
 bool prepare_run_dir(const cli_options& o, const nlohmann::json& fingerprint) {
   const fs::path out(o.out);
-  const run_plan plan = plan_run_dir(o);
-  if (plan == run_plan::resume || (plan == run_plan::restart && fs::exists(out / "config.json"))) {
-    const auto saved = read_config(out / "config.json");
-    const auto now = config_json(o);  // named: items() must not outlive a temporary
-    for (auto& [k, v] : now.items())
-      if (k != "data" && k != "format" && saved.contains(k) && saved[k] != v)
-        throw std::runtime_error("--resume: option '" + k + "' is " + v.dump() + " but the run in " + o.out +
-                                 " used " + saved[k].dump());
-    if (saved.contains("data_fingerprint") && saved["data_fingerprint"] != fingerprint)
-      throw std::runtime_error("--resume: --data " + o.data + " (" + fingerprint.dump() +
-                               ") is not the data the run in " + o.out + " was trained on (" +
-                               saved["data_fingerprint"].dump() + ")");
-  }
+  const run_plan plan = plan_run_dir(o, fingerprint);
   if (plan == run_plan::resume) return true;
   if (plan == run_plan::restart)
     std::printf("--resume: %s has no checkpoint yet (stopped in its first epoch): starting at epoch 0\n",
@@ -180,9 +186,10 @@ int run(const cli_options& o) {
   s.v_dim = o.v;
   s.validate();
   Model m(s, o.seed);
-  plan_run_dir(o);  // refuses a foreign or finished --out before the folder and .lock exist
+  const auto fingerprint = train::data_fingerprint(tr, va);  // sizes + FNV-1a 64
+  plan_run_dir(o, fingerprint);  // refuses a foreign or finished --out before the folder and .lock exist
   io::run_lock lock(o.out, "train into");  // held until the process ends (the kernel drops it on a kill)
-  const bool resuming = prepare_run_dir(o, train::data_fingerprint(tr, va));  // sizes + FNV-1a 64
+  const bool resuming = prepare_run_dir(o, fingerprint);
   train::trainer<Model> t(m, to);
   if (resuming) {
     t.resume();

@@ -150,7 +150,9 @@ BOOST_AUTO_TEST_CASE(crepe_filter) {
   fs::create_directories(a);
   fs::create_directories(c);
   mono(a / "AuSep_1_vn_01_Jupiter.wav", tone(440.0, 12.2, 0.5, 6, 4.5, 7.5));
-  mono(a / "AuSep_2_tpt_01_Jupiter.wav", tone(233.1, 8.2, 0.2, 8));
+  // 5 trumpet segments: 0.8/0.1/0.1 then gives a non-empty validation split (issue 19: an
+  // empty one is refused; with 2 + 2 kept segments this test used to write one).
+  mono(a / "AuSep_2_tpt_01_Jupiter.wav", tone(233.1, 20.2, 0.2, 8));
   mono(c / "AuSep_1_tpt_03_Dance.wav", white(4.1, 7));
   ur::options o;
   o.root = root;
@@ -160,8 +162,8 @@ BOOST_AUTO_TEST_CASE(crepe_filter) {
   BOOST_TEST(o.crepe.f_max == 2000.0);
   o.pitch_tracker = "crepe-tiny";
   const auto rep = ur::build_dataset(o);
-  BOOST_TEST(rep.segments == 6u);
-  BOOST_TEST(rep.kept == 4u);
+  BOOST_TEST(rep.segments == 9u);
+  BOOST_TEST(rep.kept == 7u);
   const auto ds = dsae::data::load_dataset(o.out);
   const auto& pre = ds.manifest["preprocessing"];
   BOOST_TEST(pre["pitch_estimator"] == "crepe-tiny-viterbi");

@@ -210,9 +210,23 @@ class dataset_output {
   void commit() {
     std::filesystem::remove(m_build / build_marker);
     io::fsync_dir(m_build);
-    if (::renameat2(AT_FDCWD, m_build.c_str(), AT_FDCWD, m_out.c_str(), RENAME_EXCHANGE) != 0)
-      throw std::runtime_error("cannot move the new dataset into '" + m_out.string() + "' (from '" +
-                               m_build.string() + "'): " + std::strerror(errno) + "; the old content is unchanged");
+    if (::renameat2(AT_FDCWD, m_build.c_str(), AT_FDCWD, m_out.c_str(), RENAME_EXCHANGE) != 0) {
+      if (errno != EINVAL && errno != ENOSYS)
+        throw std::runtime_error("cannot move the new dataset into '" + m_out.string() + "' (from '" +
+                                 m_build.string() + "'): " + std::strerror(errno) + "; the old content is unchanged");
+      // A file system without RENAME_EXCHANGE (some NFS): two renames, old content aside first.
+      std::string old = m_build.string() + "-old-XXXXXX";
+      if (!::mkdtemp(old.data()) || std::rename(m_out.c_str(), old.c_str()) != 0)
+        throw std::runtime_error("cannot move the old dataset in '" + m_out.string() + "' aside: " +
+                                 std::strerror(errno) + "; it is unchanged");
+      if (std::rename(m_build.c_str(), m_out.c_str()) != 0) {
+        const int err = errno;
+        std::rename(old.c_str(), m_out.c_str());
+        throw std::runtime_error("cannot move the new dataset into '" + m_out.string() + "': " + std::strerror(err));
+      }
+      std::filesystem::remove_all(old);
+      m_build.clear();
+    }
     io::fsync_dir(m_out.parent_path().empty() ? std::filesystem::path(".") : m_out.parent_path());
     // m_build now holds the old dataset (and the lock file we still hold): ours to remove.
   }

@@ -126,7 +126,7 @@ inline std::string run_marker_problem(const std::filesystem::path& config) {
     return e.what();
   }
   const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return "'" + config.string() + "' is not valid JSON";
+  if (j.is_discarded()) return "'" + config.string() + "' is corrupt (not valid JSON)";
   if (j.is_object() && j.contains("format") && j["format"].is_string() && j["format"] == run_format) return {};
   return "'" + config.string() + "' has no \"format\": \"" + std::string(run_format) + "\"";
 }
