@@ -67,8 +67,12 @@ struct eigen_serial_scope {
 // turns it into an ordinary error of the calling thread.
 //
 //   detail::exception_slot errors;
-//   #pragma omp parallel for
+//   #pragma omp parallel for              // a loop: one run() per iteration
 //   for (i = ...) errors.run([&] { body(i); });
+//   errors.rethrow();
+//
+//   #pragma omp parallel                  // a whole region: one run() per thread
+//   errors.run([&] { ... });              // (no worksharing construct inside run())
 //   errors.rethrow();
 class exception_slot {
  public:
@@ -98,17 +102,6 @@ class exception_slot {
   std::exception_ptr m_error;
   std::atomic<bool> m_failed{false};
 };
-
-// Runs body() in every thread of a `#pragma omp parallel` region placed by the caller:
-// the function-template form of exception_slot for a whole region body.
-//   exception_slot e;
-//   #pragma omp parallel
-//   guarded(e, [&] { ... });
-//   e.rethrow();
-template <class F>
-void guarded(exception_slot& slot, F&& body) noexcept {
-  slot.run(std::forward<F>(body));
-}
 
 // Calls f(begin, count) on contiguous chunks of [0, n) in parallel when the work
 // (n * cost_per_row) is large enough to pay for a fork; serially otherwise.
