@@ -36,7 +36,10 @@
 #include <dsae/dsae.hpp>
 #include <dsae/eval/eval.hpp>
 #include <dsae/io/atomic_file.hpp>
+#include <dsae/io/run_config.hpp>
 #include <dsae/io/run_dir.hpp>
+#include <dsae/io/files.hpp>
+#include <dsae/train/dataset_sets.hpp>
 #include <nlohmann/json.hpp>
 
 #include "../common/cli_checks.hpp"
@@ -67,37 +70,24 @@ struct cli_options {
   index_t wav_examples = 3, rpa_items = 40, batch = 128;
   std::uint64_t seed = 0;
   bool no_png = false;
+  bool allow_other_data = false;  // evaluate on data other than the run's (recorded in eval.json)
   std::string pitch_tracker = "crepe-full";
   std::string vggish;  // VGGish weights; "" = audio::vggish_weights_path() when that file exists
   std::shared_ptr<const audio::pitch_tracker> tracker;  // built from pitch_tracker in main
 };
 
-struct run_config {
-  std::string method, q, decoder;
-  index_t z = 16, v = 16;
-};
+using io::run_config;
+using io::parse_run_config;
 
 run_config read_config(const fs::path& run) {
   const fs::path p = run / "config.json";
-  std::ifstream in(p);
-  if (!in) throw std::runtime_error(p.string() + ": cannot open (is --run a dsae-train run folder?)");
-  nlohmann::json j;
+  std::string text;
   try {
-    in >> j;
+    text = io::read_regular_file(p, io::max_json_bytes);
   } catch (const std::exception& e) {
-    throw std::runtime_error(p.string() + ": not valid JSON: " + e.what());
+    throw std::runtime_error(std::string(e.what()) + " (is --run a dsae-train run folder?)");
   }
-  run_config c;
-  try {
-    c.method = j.at("method");
-    c.q = j.value("q", std::string("factorised"));
-    c.decoder = j.value("decoder", std::string("factorised"));
-    c.z = j.at("z");
-    c.v = j.value("v", index_t(16));
-  } catch (const std::exception& e) {
-    throw std::runtime_error(p.string() + ": missing or invalid field: " + e.what());
-  }
-  return c;
+  return parse_run_config(text, p.string());
 }
 
 // Rows of the N x T x F feature array as one item each.
@@ -188,6 +178,35 @@ class evaluator {
   index_t m_batch;
 };
 
+// Checks every input before work starts (a bad --vggish used to surface only after the swap
+// protocol, Griffin-Lim and pitch tracking), and refuses the audio steps (RPA, WAV examples,
+// FAD) on data that is not dsae's log-mel audio features: Griffin-Lim needs its 80 mel bins.
+void check_inputs(const cli_options& o) {
+  if (o.run.empty() || o.data.empty()) throw std::runtime_error("--run and --data must not be empty");
+  if (!fs::is_directory(o.run)) throw std::runtime_error("--run " + o.run + ": not a folder");
+  io::require_regular_file(fs::path(o.data) / "manifest.json", "--data: ");
+  if (!o.vggish.empty()) io::require_regular_file(o.vggish, "--vggish: ");
+  if (!o.no_png && o.wav_examples > 0 && !o.plots.empty()) io::require_regular_file(o.plots, "--plots: ");
+  const bool audio_steps = o.rpa_items > 0 || o.wav_examples > 0 || !o.vggish.empty();
+  if (!audio_steps) return;
+  const fs::path mpath = fs::path(o.data) / "manifest.json";
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(io::read_regular_file(mpath, io::max_json_bytes));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(mpath.string() + ": not valid JSON: " + e.what());
+  }
+  const audio::mel_config mel{};
+  const nlohmann::json* f = m.is_object() && m.contains("features") && m["features"].is_object() ? &m["features"] : nullptr;
+  const bool logmel = f && f->value("type", std::string()) == "log-mel" && f->contains("bins") &&
+                      (*f)["bins"].is_number_integer() && (*f)["bins"].get<long long>() == mel.n_mels;
+  if (!logmel)
+    throw std::runtime_error(mpath.string() + ": the data are not log-mel audio features with " +
+                             std::to_string(mel.n_mels) + " bins (features.type / features.bins), so raw pitch "
+                             "accuracy, WAV examples and FAD cannot be computed; pass --rpa-items 0 --wav-examples 0 "
+                             "(and no --vggish) to evaluate the rest");
+}
+
 template <class Model>
 int run(const cli_options& o, const run_config& rc) {
   using B = typename Model::backend_type;
@@ -197,8 +216,18 @@ int run(const cli_options& o, const run_config& rc) {
   const fs::path weights = run_dir / "best.safetensors";
   if (!fs::exists(weights)) throw std::runtime_error(weights.string() + " does not exist (has the run trained?)");
   const auto ds = data::load_dataset(o.data);
+  // The run's config.json records what it was trained on: evaluating it on other data would
+  // silently replace eval.json with numbers of another experiment.
+  const nlohmann::json fp = train::data_fingerprint(ds.train().features, ds.val().features);
+  const bool other_data = !rc.data_fingerprint.is_null() && rc.data_fingerprint != fp;
+  if (other_data && !o.allow_other_data)
+    throw std::runtime_error("--data " + o.data + " (" + fp.dump() + ") is not the data the run in " + o.run +
+                             " was trained on (" + rc.data_fingerprint.dump() + "); pass --allow-other-data to "
+                             "evaluate it anyway (eval.json then records it)");
   const item_set tr{&ds.train().features}, va{&ds.val().features};
   const index_t T = va.frames(), F = va.features(), Nv = va.count();
+  if (Nv < 1 || tr.count() < 1)
+    throw std::runtime_error("dataset '" + o.data + "': the train and val splits need at least one item each");
   model::model_sizes s;
   s.x_dim = F;
   s.z_dim = rc.z;
@@ -291,6 +320,8 @@ int run(const cli_options& o, const run_config& rc) {
   out["z"] = rc.z;
   out["v"] = rc.v;
   out["eval_seed"] = o.seed;
+  out["data_fingerprint"] = fp;
+  out["data_matches_run"] = !other_data;
   out["weights"] = weights.string();
   out["n_train"] = tr.count();
   out["n_val"] = Nv;
@@ -362,15 +393,18 @@ int run(const cli_options& o, const run_config& rc) {
   std::vector<std::array<std::vector<double>, 5>> f0(static_cast<std::size_t>(KE));
   const audio::pitch_tracker& tracker = *o.tracker;
   const auto t_gl = std::chrono::steady_clock::now();
+  dsae::detail::exception_slot errors;  // a throw inside the region is an error, not SIGABRT
 #pragma omp parallel for schedule(dynamic, 1)
-  for (index_t w = 0; w < KE * 5; ++w) {
-    const index_t k = w / 5, c = w % 5;
-    audio::griffin_lim_config gl;
-    gl.seed = std::uint64_t(o.seed);
-    auto y = audio::log_mel_to_audio(as_xt(mels[size_t(k)][size_t(c)], T, F), {}, gl);
-    f0[size_t(k)][size_t(c)] = tracker.f0(y);  // CREPE: 0 Hz where periodicity < 0.5
-    wave[size_t(k)][size_t(c)] = std::move(y);
-  }
+  for (index_t w = 0; w < KE * 5; ++w)
+    errors.run([&] {
+      const index_t k = w / 5, c = w % 5;
+      audio::griffin_lim_config gl;
+      gl.seed = std::uint64_t(o.seed);
+      auto y = audio::log_mel_to_audio(as_xt(mels[size_t(k)][size_t(c)], T, F), {}, gl);
+      f0[size_t(k)][size_t(c)] = tracker.f0(y);  // CREPE: 0 Hz where periodicity < 0.5
+      wave[size_t(k)][size_t(c)] = std::move(y);
+    });
+  errors.rethrow();
   const double gl_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_gl).count();
   auto vec = [](const std::vector<double>& v) { return Eigen::Map<const Eigen::VectorXd>(v.data(), index_t(v.size())); };
   double rpa[3] = {0, 0, 0};
@@ -443,7 +477,7 @@ int run(const cli_options& o, const run_config& rc) {
   nlohmann::json examples = nlohmann::json::array();
   std::vector<std::string> pngs;
   if (E > 0) {
-    fs::create_directories(ex_dir);
+    io::require_own_folder(run_dir, "examples");  // a link planted at RUN/examples is refused
     const char* names[5] = {"input", "recon", "global_swap", "local_swap", "partner"};
     for (index_t k = 0; k < E; ++k) {
       const std::string stem = "item" + std::to_string(k) + "_";
@@ -500,12 +534,15 @@ int run(const cli_options& o, const run_config& rc) {
           for (index_t f = 0; f < F; ++f) gm[size_t(r)][size_t(t * F + f)] = xg(t * n + r, f);
       }
       std::vector<std::vector<float>> ga(targets.size());
+      dsae::detail::exception_slot gl_errors;
 #pragma omp parallel for schedule(dynamic, 1)
-      for (index_t r = 0; r < n; ++r) {
-        audio::griffin_lim_config gl;
-        gl.seed = std::uint64_t(o.seed);
-        ga[size_t(r)] = audio::log_mel_to_audio(as_xt(gm[size_t(r)], T, F), {}, gl);
-      }
+      for (index_t r = 0; r < n; ++r)
+        gl_errors.run([&] {
+          audio::griffin_lim_config gl;
+          gl.seed = std::uint64_t(o.seed);
+          ga[size_t(r)] = audio::log_mel_to_audio(as_xt(gm[size_t(r)], T, F), {}, gl);
+        });
+      gl_errors.rethrow();
       for (index_t r = 0; r < n; ++r) {
         const index_t ti = index_t(targets[size_t(r)]);
         auto y = ga[size_t(r)];
@@ -568,11 +605,13 @@ int main(int argc, char** argv) {
   cli_options o;
   app.add_option("--run", o.run, "run folder written by dsae-train")->required();
   app.add_option("--data", o.data, "dataset folder the run was trained on")->required();
-  app.add_option("--wav-examples", o.wav_examples, "validation items rendered to WAV/PNG")->check(dsae_cli::non_negative_int());
+  app.add_option("--wav-examples", o.wav_examples, "validation items rendered to WAV/PNG")->transform(dsae_cli::non_negative_int());
   app.add_option("--rpa-items", o.rpa_items, "validation items for raw pitch accuracy (Griffin-Lim is slow)")
-      ->check(dsae_cli::non_negative_int());
-  app.add_option("--batch", o.batch)->check(dsae_cli::positive_int());
-  app.add_option("--seed", o.seed, "seed of the posterior draw and the swap pairing");
+      ->transform(dsae_cli::non_negative_int());
+  app.add_option("--batch", o.batch)->transform(dsae_cli::integer_in<long long>(1, 1 << 20, "a batch size"));
+  app.add_option("--seed", o.seed, "seed of the posterior draw and the swap pairing")->transform(dsae_cli::seed());
+  app.add_flag("--allow-other-data", o.allow_other_data,
+               "evaluate on data other than the run was trained on (recorded in eval.json)");
   app.add_option("--python", o.python, "python with numpy + matplotlib (for plots.py)");
   app.add_option("--plots", o.plots, "path of plots.py");
   app.add_flag("--no-png", o.no_png, "skip the spectrogram PNGs");
@@ -580,8 +619,9 @@ int main(int argc, char** argv) {
   app.add_option("--pitch-tracker", o.pitch_tracker,
                  "RPA tracker: crepe-full (the paper's), crepe-tiny (~37x cheaper) or yin-dsae-v1")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = dsae_cli::parse(app, argc, argv); rc >= 0) return rc;
   try {
+    check_inputs(o);  // every input path and the data's kind before minutes of work
     // Before any work: missing CREPE weights fail here, with how to get them.
     o.tracker = std::make_shared<const audio::pitch_tracker>(o.pitch_tracker, audio::rpa_crepe_config());
     const run_config c = read_config(o.run);
@@ -594,6 +634,9 @@ int main(int argc, char** argv) {
     if (full) return dispatch_method<model::full_local_encoder, model::factorised_decoder>(o, c);
     if (rich) return dispatch_method<model::factorised_local_encoder, model::richer_decoder>(o, c);
     return dispatch_method<model::factorised_local_encoder, model::factorised_decoder>(o, c);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "dsae-eval: error: out of memory\n");
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dsae-eval: error: %s\n", e.what());
     return 2;

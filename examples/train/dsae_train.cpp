@@ -70,95 +70,98 @@ nlohmann::json config_json(const cli_options& o) {
           {"data", fs::absolute(o.data).string()}};
 }
 
-// What the run was trained on: sizes and a content hash (FNV-1a 64), so that --resume with
-// other data is caught even when the path is the same.
-nlohmann::json data_fingerprint(const train::sequence_set& tr, const train::sequence_set& va) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const auto* s : {&tr, &va}) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s->data.data());
-    for (std::size_t i = 0, n = s->data.size() * sizeof(float); i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
-  return {{"train", {tr.count, tr.frames, tr.features}}, {"val", {va.count, va.frames, va.features}},
-          {"fnv1a64", hex}};
-}
-
 nlohmann::json read_config(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw std::runtime_error(p.string() + ": cannot open for reading");
+  const std::string text = io::read_regular_file(p, io::max_json_bytes);  // no FIFO, no /dev/zero
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw std::runtime_error(p.string() + ": corrupt (not valid JSON: " + e.what() +
                              "); repair it or start again with --overwrite");
   }
 }
 
-// Decides what to do with the run folder (locked by the caller); never deletes anything
-// the user did not ask to replace. Returns true when the run resumes from its checkpoint.
-bool prepare_run_dir(const cli_options& o, const nlohmann::json& fingerprint) {
+// What prepare_run_dir will do with --out, decided without writing anything, so that a
+// refused --out gets no folder and no .lock (decide again once the folder is locked).
+enum class run_plan { fresh, replace, resume, restart };
+
+// The saved options and data of the run in --out must be the ones given (--resume).
+void check_same_run(const cli_options& o, const nlohmann::json& fingerprint) {
+  const fs::path out(o.out);
+  const auto saved = read_config(out / "config.json");
+  const auto now = config_json(o);  // named: items() must not outlive a temporary
+  for (auto& [k, v] : now.items())
+    if (k != "data" && k != "format" && saved.contains(k) && saved[k] != v)
+      throw std::runtime_error("--resume: option '" + k + "' is " + v.dump() + " but the run in " + o.out +
+                               " used " + saved[k].dump());
+  if (saved.contains("data_fingerprint") && saved["data_fingerprint"] != fingerprint)
+    throw std::runtime_error("--resume: --data " + o.data + " (" + fingerprint.dump() +
+                             ") is not the data the run in " + o.out + " was trained on (" +
+                             saved["data_fingerprint"].dump() + ")");
+}
+
+run_plan plan_run_dir(const cli_options& o, const nlohmann::json& fingerprint) {
   const fs::path out(o.out), ckpt = out / "checkpoint.safetensors";
   if (o.resume && o.overwrite) throw std::runtime_error("--resume and --overwrite exclude each other");
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+    throw std::runtime_error("--out " + o.out + " exists and is not a folder");
   const auto kind = io::run_folder_kind(out);
-  auto fresh = [&] {
-    if (kind != io::folder_kind::absent_or_empty) io::remove_run_files(out);
-    fs::create_directories(out);
-    auto c = config_json(o);
-    c["data_fingerprint"] = fingerprint;
-    io::write_file_atomic(out / "config.json", c.dump(2) + "\n");
-    return false;
-  };
   if (o.resume) {
-    if (kind == io::folder_kind::absent_or_empty)
-      throw std::runtime_error("--resume: " + o.out + " holds no run to resume (" + ckpt.string() + " does not exist)");
-    if (fs::exists(out / "config.json")) {
-      const auto saved = read_config(out / "config.json");
-      const auto now = config_json(o);  // named: items() must not outlive a temporary
-      for (auto& [k, v] : now.items())
-        if (k != "data" && k != "format" && saved.contains(k) && saved[k] != v)
-          throw std::runtime_error("--resume: option '" + k + "' is " + v.dump() + " but the run in " + o.out +
-                                   " used " + saved[k].dump());
-      if (saved.contains("data_fingerprint") && saved["data_fingerprint"] != fingerprint)
-        throw std::runtime_error("--resume: --data " + o.data + " (" + fingerprint.dump() +
-                                 ") is not the data the run in " + o.out + " was trained on (" +
-                                 saved["data_fingerprint"].dump() + ")");
+    if (kind == io::folder_kind::absent_or_empty) {
+      // Killed before its first file was committed: the folder holds only our .lock (and
+      // perhaps a temporary). Nothing to lose: start at epoch 0, as for a killed first epoch.
+      if (fs::exists(fs::symlink_status(out / io::run_lock_name, ec))) return run_plan::restart;
+      throw std::runtime_error("--resume: " + o.out + " holds no run to resume (" + ckpt.string() +
+                               " does not exist)");
     }
-    if (fs::exists(ckpt)) return true;
-    if (kind == io::folder_kind::run) {
-      std::printf("--resume: %s has no checkpoint yet (stopped in its first epoch): starting at epoch 0\n",
-                  o.out.c_str());
-      return fresh();
-    }
-    throw std::runtime_error("--resume: " + ckpt.string() + " does not exist");
+    if (kind == io::folder_kind::foreign)
+      throw std::runtime_error("--resume: " + o.out + " does not hold a dsae-train run (" +
+                               io::run_marker_problem(out / "config.json") + ")");
+    if (fs::exists(out / "config.json")) check_same_run(o, fingerprint);
+    // A finished run is never resumed: that trained nothing (even with a larger --epochs),
+    // exited 0 and rewrote final.json.
+    if (fs::exists(out / "final.json"))
+      throw std::runtime_error("--resume: " + o.out + " holds a finished run (final.json); nothing to resume, "
+                               "final.json is kept. To train for more epochs start again with --overwrite");
+    return fs::exists(ckpt) ? run_plan::resume : run_plan::restart;
   }
   if (kind == io::folder_kind::foreign && !o.overwrite)
-    throw std::runtime_error(o.out + " is not empty and does not look like a dsae-train run (no config.json "
-                             "written by dsae-train); choose another --out, or pass --overwrite to replace the "
-                             "run files in it (" + std::string("config.json, metrics.jsonl, checkpoint.safetensors, "
-                             "best.safetensors, final.json, eval.json, examples/") + ")");
+    throw std::runtime_error(o.out + " is not empty and does not look like a dsae-train run (" +
+                             io::run_marker_problem(out / "config.json") + "); choose another --out, or pass --overwrite to "
+                             "replace the run files in it (config.json, metrics.jsonl, checkpoint.safetensors, "
+                             "best.safetensors, final.json, eval.json, examples/)");
   if (kind == io::folder_kind::run && !o.overwrite) {
     if (fs::exists(out / "final.json"))
       throw std::runtime_error(o.out + " already holds a finished run (final.json); pass --overwrite to replace it");
     if (fs::exists(ckpt))
       throw std::runtime_error(o.out + " holds an interrupted run (checkpoint.safetensors); pass --resume to "
                                "continue it or --overwrite to start again");
-    // Our run, stopped before its first checkpoint: nothing to lose, start again.
+    return run_plan::replace;  // our run, stopped before its first checkpoint: nothing to lose
   }
-  return fresh();
+  return kind == io::folder_kind::absent_or_empty ? run_plan::fresh : run_plan::replace;
+}
+
+// Carries out the plan in the locked folder (deciding again: the folder may have changed
+// before the lock). Returns true when the run resumes from its checkpoint.
+bool prepare_run_dir(const cli_options& o, const nlohmann::json& fingerprint) {
+  const fs::path out(o.out);
+  const run_plan plan = plan_run_dir(o, fingerprint);
+  if (plan == run_plan::resume) return true;
+  if (plan == run_plan::restart)
+    std::printf("--resume: %s has no checkpoint yet (stopped in its first epoch): starting at epoch 0\n",
+                o.out.c_str());
+  if (plan != run_plan::fresh) io::remove_run_files(out);
+  auto c = config_json(o);
+  c["data_fingerprint"] = fingerprint;
+  io::write_file_atomic(out / "config.json", c.dump(2) + "\n");
+  return false;
 }
 
 template <class Model>
 int run(const cli_options& o) {
   using B = typename Model::backend_type;
-  auto [tr, va] = load_data(o);
-  model::model_sizes s;
-  s.x_dim = tr.features;
-  s.z_dim = o.z;
-  s.v_dim = o.v;
-  Model m(s, o.seed);
-  io::run_lock lock(o.out, "train into");  // held until the process ends (the kernel drops it on a kill)
-  const bool resuming = prepare_run_dir(o, data_fingerprint(tr, va));
+  // Validate first, create second: everything that can refuse the command runs before the
+  // run folder (or its .lock) is created.
   train::trainer_options to;
   to.batch_size = o.batch;
   to.adam.lr = o.lr;
@@ -171,6 +174,22 @@ int run(const cli_options& o) {
   to.out_dir = o.out;
   to.verbose = !o.quiet;
   to.stop = &g_stop;
+  if (Model::policy::two_stage && o.stage1 >= o.epochs)
+    throw std::runtime_error("--stage1-epochs (" + std::to_string(o.stage1) + ") must be less than --epochs (" +
+                             std::to_string(o.epochs) + "): " + o.method + " selects its best checkpoint in stage 2 "
+                             "only, so stage 2 must run");
+  train::trainer<Model>::check_options(to);
+  auto [tr, va] = load_data(o);
+  model::model_sizes s;
+  s.x_dim = tr.features;
+  s.z_dim = o.z;
+  s.v_dim = o.v;
+  s.validate();
+  Model m(s, o.seed);
+  const auto fingerprint = train::data_fingerprint(tr, va);  // sizes + FNV-1a 64
+  plan_run_dir(o, fingerprint);  // refuses a foreign or finished --out before the folder and .lock exist
+  io::run_lock lock(o.out, "train into");  // held until the process ends (the kernel drops it on a kill)
+  const bool resuming = prepare_run_dir(o, fingerprint);
   train::trainer<Model> t(m, to);
   if (resuming) {
     t.resume();
@@ -220,14 +239,15 @@ int main(int argc, char** argv) {
   app.add_option("--method", o.method)->check(CLI::IsMember({"dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"}));
   app.add_option("--q", o.q, "local posterior")->check(CLI::IsMember({"factorised", "full"}));
   app.add_option("--decoder", o.decoder)->check(CLI::IsMember({"factorised", "richer"}));
-  app.add_option("--z", o.z, "local latent size")->check(dsae_cli::positive_int());
-  app.add_option("--v", o.v, "global latent size")->check(dsae_cli::positive_int());
-  app.add_option("--seed", o.seed);
-  app.add_option("--epochs", o.epochs, "maximum epochs")->check(dsae_cli::positive_int());
-  app.add_option("--stage1-epochs", o.stage1, "C: stage-1 epochs of the two-stage methods")->check(dsae_cli::non_negative_int());
-  app.add_option("--patience", o.patience, "early stopping patience (epochs)")->check(dsae_cli::positive_int());
-  app.add_option("--batch", o.batch)->check(dsae_cli::positive_int());
-  app.add_option("--lr", o.lr)->check(dsae_cli::positive_real());
+  const auto latent = dsae_cli::integer_in<long long>(1, model::model_sizes::max_latent, "a latent size");
+  app.add_option("--z", o.z, "local latent size")->transform(latent);
+  app.add_option("--v", o.v, "global latent size")->transform(latent);
+  app.add_option("--seed", o.seed)->transform(dsae_cli::seed());
+  app.add_option("--epochs", o.epochs, "maximum epochs")->transform(dsae_cli::positive_int());
+  app.add_option("--stage1-epochs", o.stage1, "C: stage-1 epochs of the two-stage methods")->transform(dsae_cli::non_negative_int());
+  app.add_option("--patience", o.patience, "early stopping patience (epochs)")->transform(dsae_cli::positive_int());
+  app.add_option("--batch", o.batch)->transform(dsae_cli::integer_in<long long>(1, 1 << 20, "a batch size"));
+  app.add_option("--lr", o.lr)->transform(dsae_cli::positive_real());
   app.add_flag("--amsgrad", o.amsgrad);
   app.add_flag("--reshuffle", o.reshuffle, "new batch order every epoch (reference: one fixed order)");
   app.add_option("--out", o.out, "run folder")->required();
@@ -235,12 +255,10 @@ int main(int argc, char** argv) {
   app.add_flag("--overwrite", o.overwrite, "replace the run in --out");
   app.add_flag("--quiet", o.quiet, "no per-epoch progress lines");
   app.footer("Exit status: 0 done, 2 error, 3 diverged (non-finite loss or gradient), 75 stopped by SIGUSR1/SIGTERM (checkpoint written; rerun with --resume).");
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = dsae_cli::parse(app, argc, argv); rc >= 0) return rc;
   install_stop_handlers();
-  if (o.method.rfind("ts-", 0) == 0 && o.stage1 >= o.epochs) {
-    std::fprintf(stderr, "dsae-train: error: --stage1-epochs (%lld) must be less than --epochs (%lld): %s selects "
-                 "its best checkpoint in stage 2 only, so stage 2 must run\n", (long long)o.stage1,
-                 (long long)o.epochs, o.method.c_str());
+  if (o.out.empty()) {
+    std::fprintf(stderr, "dsae-train: error: --out: the run folder name is empty\n");
     return 2;
   }
   try {
@@ -252,6 +270,10 @@ int main(int argc, char** argv) {
   } catch (const train::divergence_error& e) {
     std::fprintf(stderr, "dsae-train: error: %s\n", e.what());
     return 3;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "dsae-train: error: out of memory (the data, --batch or the latent sizes --z/--v need "
+                 "more memory than is available)\n");
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dsae-train: error: %s\n", e.what());
     return 2;

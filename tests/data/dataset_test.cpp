@@ -91,8 +91,43 @@ BOOST_AUTO_TEST_CASE(refuses_to_overwrite_without_flag) {
     BOOST_TEST(std::string(e.what()).find(tmp.path.string()) != std::string::npos);
   }
   BOOST_TEST(fs::exists(tmp.path / "manifest.json"));
-  dd::prepare_output_dir(tmp.path, true);
-  BOOST_TEST(!dd::holds_dataset(tmp.path));
+  dd::prepare_output_dir(tmp.path, true);  // accepted; replacing is dataset_output's job
+  BOOST_TEST(dd::holds_dataset(tmp.path));
+}
+
+// Issue 19 items 3 and 4: the old dataset stays until the new one is complete, the folder is
+// locked while built, and a folder that is not a dataset is never replaced.
+BOOST_AUTO_TEST_CASE(output_is_built_beside_and_swapped_in) {
+  dsae_test::temp_dir tmp("ds_swap");
+  const fs::path d = tmp.path / "d";
+  {
+    dd::dataset_output out(d, false);
+    dd::write_dataset(out.build_dir(), {{"instruments", {"violin", "trumpet"}}}, small_features(), small_items());
+    out.commit();
+  }
+  const std::string first = dsae_test::slurp(d / "manifest.json");
+  {
+    dd::dataset_output out(d, true);
+    BOOST_CHECK_THROW(dd::dataset_output(d, true), std::runtime_error);  // locked: one writer
+    dd::write_dataset(out.build_dir(), {{"instruments", {"violin", "trumpet"}}, {"v", 2}}, small_features(),
+                      small_items());
+    BOOST_TEST(dsae_test::slurp(d / "manifest.json") == first);  // failure before commit: old kept
+  }
+  BOOST_TEST(dsae_test::slurp(d / "manifest.json") == first);
+  for (const auto& e : fs::directory_iterator(tmp.path))
+    BOOST_TEST(e.path().filename().string().find("dsae-build") == std::string::npos);  // no litter
+  {
+    dd::dataset_output out(d, true);
+    dd::write_dataset(out.build_dir(), {{"instruments", {"violin", "trumpet"}}, {"v", 2}}, small_features(),
+                      small_items());
+    out.commit();
+  }
+  BOOST_TEST(dd::load_dataset(d).manifest["v"] == 2);
+  // Another tool's folder: refused even with overwrite, nothing removed.
+  fs::create_directories(tmp.path / "mine" / "train");
+  dsae_test::spit(tmp.path / "mine" / "notes.txt", "mine");
+  BOOST_CHECK_THROW(dd::dataset_output(tmp.path / "mine", true), std::runtime_error);
+  BOOST_TEST(dsae_test::slurp(tmp.path / "mine" / "notes.txt") == "mine");
 }
 
 BOOST_AUTO_TEST_CASE(validation_errors_name_the_file) {

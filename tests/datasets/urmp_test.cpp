@@ -150,7 +150,9 @@ BOOST_AUTO_TEST_CASE(crepe_filter) {
   fs::create_directories(a);
   fs::create_directories(c);
   mono(a / "AuSep_1_vn_01_Jupiter.wav", tone(440.0, 12.2, 0.5, 6, 4.5, 7.5));
-  mono(a / "AuSep_2_tpt_01_Jupiter.wav", tone(233.1, 8.2, 0.2, 8));
+  // 5 trumpet segments: 0.8/0.1/0.1 then gives a non-empty validation split (issue 19: an
+  // empty one is refused; with 2 + 2 kept segments this test used to write one).
+  mono(a / "AuSep_2_tpt_01_Jupiter.wav", tone(233.1, 20.2, 0.2, 8));
   mono(c / "AuSep_1_tpt_03_Dance.wav", white(4.1, 7));
   ur::options o;
   o.root = root;
@@ -160,8 +162,8 @@ BOOST_AUTO_TEST_CASE(crepe_filter) {
   BOOST_TEST(o.crepe.f_max == 2000.0);
   o.pitch_tracker = "crepe-tiny";
   const auto rep = ur::build_dataset(o);
-  BOOST_TEST(rep.segments == 6u);
-  BOOST_TEST(rep.kept == 4u);
+  BOOST_TEST(rep.segments == 9u);
+  BOOST_TEST(rep.kept == 7u);
   const auto ds = dsae::data::load_dataset(o.out);
   const auto& pre = ds.manifest["preprocessing"];
   BOOST_TEST(pre["pitch_estimator"] == "crepe-tiny-viterbi");
@@ -245,6 +247,55 @@ BOOST_AUTO_TEST_CASE(bad_input) {
     BOOST_TEST(std::string(e.what()).find("pitch-confidence") != std::string::npos);
   }
   BOOST_TEST(dsae::data::holds_dataset(o.out));  // a failed run leaves the old dataset alone
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Issue 19 items 13 and 15: repeated codes and an empty validation split are refused; a WAV
+// whose sample rate the resampler cannot take is named while scanning, and --skip-bad skips it.
+BOOST_AUTO_TEST_SUITE(urmp_round2)
+
+BOOST_AUTO_TEST_CASE(repeated_codes_empty_val_and_bad_rates) {
+  dsae_test::temp_dir tmp("urmp2");
+  const fs::path root = tmp.path / "URMP", piece = root / "01_Jupiter_vn_tpt";
+  fs::create_directories(piece);
+  mono(piece / "AuSep_1_vn_01_Jupiter.wav", tone(440.0, 8.4, 0.5, 6));  // 2 segments
+  ur::options o;
+  o.pitch_tracker = "yin-dsae-v1";
+  o.root = root;
+  o.out = tmp.path / "out";
+  o.codes = {"vn", "vn", "tpt"};
+  try {
+    ur::build_dataset(o);
+    BOOST_FAIL("no exception");
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("'vn' is given twice") != std::string::npos);
+  }
+  o.codes = {"vn"};
+  try {
+    ur::build_dataset(o);
+    BOOST_FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("validation split empty") != std::string::npos, e.what());
+  }
+  BOOST_TEST(!fs::exists(o.out / "manifest.json"));
+  // 50 Hz -> 16 kHz is a ratio of 320 (libsamplerate takes up to 256).
+  const fs::path slow = piece / "AuSep_2_vn_01_Jupiter.wav";
+  au::write_wav_mono(slow.string(), std::vector<float>(400, 0.1f), 50);
+  try {
+    ur::build_dataset(o);
+    BOOST_FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find(slow.string()) != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("sample rate") != std::string::npos, e.what());
+  }
+  o.skip_bad = true;
+  o.log = nullptr;
+  mono(piece / "AuSep_3_vn_01_Jupiter.wav", tone(523.3, 16.4, 0.5, 6, -1, -1, 3));  // 4 more segments
+  const auto rep = ur::build_dataset(o);
+  BOOST_TEST(rep.skipped_files == 1u);
+  const auto ds = dsae::data::load_dataset(o.out);
+  BOOST_TEST(ds.manifest["skipped_files"][0]["file"] == "01_Jupiter_vn_tpt/AuSep_2_vn_01_Jupiter.wav");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

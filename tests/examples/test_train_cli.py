@@ -135,6 +135,12 @@ check(r.returncode != 0 and "two_d.npy" in r.stderr, "wrong rank: " + r.stderr.s
 # A checkpoint of another variant cannot be loaded.
 os.makedirs(W("e"))
 shutil.copy(W("a", "checkpoint.safetensors"), W("e", "checkpoint.safetensors"))
+# A run folder is recognised by its config.json's marker (issue 19): give "e" one, of dsae.
+with open(W("a", "config.json")) as f:
+    cfg_e = json.load(f)
+cfg_e["method"] = "dsae"
+with open(W("e", "config.json"), "w") as f:
+    json.dump(cfg_e, f)
 r = subprocess.run([args.exe, *opts(method="dsae"), "--epochs", "3", "--out", W("e"), "--resume"],
                    capture_output=True, text=True)
 check(r.returncode != 0 and "variant" in r.stderr, "checkpoint of another variant refused: " + r.stderr.strip())

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <span>
 #include <string>
 #include <unistd.h>
 
@@ -87,6 +89,47 @@ BOOST_AUTO_TEST_CASE(load_weights_checks_shapes_not_only_counts) {
   BOOST_TEST(has(e, (dir / "w.safetensors").string()), e);
   BOOST_TEST(has(e, name), e);
   BOOST_TEST(has(e, "expected " + want), e);
+  fs::remove_all(dir);
+}
+
+// Issue 19 item 10: every training-state field is parsed strictly and range-checked.
+BOOST_AUTO_TEST_CASE(checkpoint_metadata_is_range_checked) {
+  const std::map<std::string, std::string> good{{"stage", "2"},      {"next_epoch", "3"},        {"step", "9"},
+                                                {"best_val", "1.5"}, {"best_epoch", "2"},        {"finished", "0"},
+                                                {"epochs_since_best", "0"}};
+  const auto s = train::parse_training_state(good, "ck");
+  BOOST_TEST(s.next_epoch == 3);
+  BOOST_TEST(s.best_val == 1.5);
+  const std::pair<const char*, const char*> bad[] = {
+      {"next_epoch", "-3"}, {"best_val", "nan"}, {"best_val", "inf"}, {"step", "-1"},        {"stage", "3"},
+      {"best_epoch", "3"},  {"finished", "2"},   {"next_epoch", "0x3"}, {"epochs_since_best", "4"}, {"step", "010x"}};
+  for (const auto& [k, v] : bad) {
+    auto md = good;
+    md[k] = v;
+    const auto e = error_of([&] { train::parse_training_state(md, "ck.safetensors"); });
+    BOOST_TEST(has(e, "ck.safetensors"), k << " " << v << ": " << e);
+    BOOST_TEST(has(e, k), k << " " << v << ": " << e);
+  }
+  auto md = good;
+  md.erase("step");
+  BOOST_TEST(has(error_of([&] { train::parse_training_state(md, "ck"); }), "step"));
+}
+
+// Issue 19 item 11: a non-finite weight is refused on load, naming the file and tensor.
+BOOST_AUTO_TEST_CASE(non_finite_weights_are_refused_on_load) {
+  const auto dir = fresh("nonfinite");
+  model::dsae<Bf> m(tiny(), 1);
+  train::save_weights(dir / "w.safetensors", m);
+  auto f = io::read_safetensors(dir / "w.safetensors");
+  const std::string name = f.tensors().begin()->first;
+  auto v = f.get_vector<float>(name);
+  v.back() = std::numeric_limits<float>::infinity();
+  f.put_vector(name, std::span<const float>(v), f.at(name).shape);
+  io::write_safetensors(dir / "w.safetensors", f);
+  const auto e = error_of([&] { train::load_weights(dir / "w.safetensors", m); });
+  BOOST_TEST(has(e, (dir / "w.safetensors").string()), e);
+  BOOST_TEST(has(e, name), e);
+  BOOST_TEST(has(e, "non-finite"), e);
   fs::remove_all(dir);
 }
 

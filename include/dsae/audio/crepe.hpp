@@ -57,6 +57,7 @@
 #include <omp.h>
 #endif
 
+#include "../detail/parallel.hpp"
 #include "../io/safetensors.hpp"
 #include "detail/crepe_block.hpp"
 
@@ -333,22 +334,17 @@ class crepe_model {
       }
     };
 #if defined(_OPENMP)
-    std::exception_ptr error;
+    dsae::detail::exception_slot errors;  // a throw inside the region must not abort
     // Always inside a region (also for one thread) so that Eigen's GEMM never forks.
 #pragma omp parallel num_threads(nt)
-    {
+    errors.run([&] {
       const std::size_t k = std::size_t(omp_get_num_threads()), i = std::size_t(omp_get_thread_num());
       // nthreads-var of this implicit task only: Eigen's GEMM reads it (omp_get_max_threads)
       // and would otherwise fork, with a thread-dependent blocking, in a team of one.
       omp_set_num_threads(1);
-      try {
-        body(N * i / k, N * (i + 1) / k);
-      } catch (...) {
-#pragma omp critical(dsae_crepe_error)
-        if (!error) error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(error);
+      body(N * i / k, N * (i + 1) / k);
+    });
+    errors.rethrow();
 #else
     (void)nt;
     body(0, N);

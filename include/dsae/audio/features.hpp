@@ -30,6 +30,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "../detail/parallel.hpp"
 #include "detail/fft.hpp"
 
 #ifdef _OPENMP
@@ -204,10 +205,14 @@ class log_mel {
 #else
     (void)threads;
 #endif
+    dsae::detail::exception_slot errors;  // a throw inside the region must not abort
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(N); ++i)
-      compute_into(std::span<const float>(clips.data() + std::size_t(i) * L, L),
-                   std::span<float>(out.data() + std::size_t(i) * T * F, T * F));
+      errors.run([&] {
+        compute_into(std::span<const float>(clips.data() + std::size_t(i) * L, L),
+                     std::span<float>(out.data() + std::size_t(i) * T * F, T * F));
+      });
+    errors.rethrow();
     return out;
   }
 
@@ -310,8 +315,9 @@ inline xt::xtensor<double, 2> inverse_mel(const xt::xtensor<double, 2>& mel_powe
   nz_begin[nf] = nz_mel.size();
 
   xt::xtensor<double, 2> out = xt::zeros<double>({T, nf});
+  dsae::detail::exception_slot errors;  // std::bad_alloc in a thread: an error, not SIGABRT
 #pragma omp parallel for schedule(static)
-  for (std::ptrdiff_t ti = 0; ti < static_cast<std::ptrdiff_t>(T); ++ti) {
+  for (std::ptrdiff_t ti = 0; ti < static_cast<std::ptrdiff_t>(T); ++ti) errors.run([&] {
     const std::size_t t = static_cast<std::size_t>(ti);
     std::vector<double> s(nf), y(nf), prev(nf), resid(nm);
     for (std::size_t f = 0; f < nf; ++f) {
@@ -338,7 +344,8 @@ inline xt::xtensor<double, 2> inverse_mel(const xt::xtensor<double, 2>& mel_powe
       tk = tn;
     }
     for (std::size_t f = 0; f < nf; ++f) out(t, f) = s[f];
-  }
+  });
+  errors.rethrow();
   return out;
 }
 

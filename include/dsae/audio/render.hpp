@@ -34,6 +34,8 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "../detail/parallel.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -247,38 +249,28 @@ inline xt::xtensor<float, 2> render_melodies(const std::vector<std::vector<int>>
   const std::size_t len = slots * static_cast<std::size_t>(cfg.slot_frames);
   xt::xtensor<float, 2> out = xt::zeros<float>({n, len});
   if (n == 0) return out;
-  std::exception_ptr error;
-  std::mutex error_mutex;
+  dsae::detail::exception_slot errors;  // a throw inside the region must not abort
   [[maybe_unused]] int nthreads = 1;
 #ifdef _OPENMP
-  nthreads = threads > 0 ? threads : omp_get_max_threads();
-  nthreads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nthreads), n));
+  nthreads = dsae::detail::worker_threads(threads, n);  // one synthesizer per thread
 #else
   (void)threads;
 #endif
 #pragma omp parallel num_threads(nthreads)
   {
     std::unique_ptr<fluid_session> session;
-    try {
-      session = std::make_unique<fluid_session>(cfg);
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
+    errors.run([&] { session = std::make_unique<fluid_session>(cfg); });
 #pragma omp for schedule(dynamic, 8)
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
       if (!session) continue;
-      try {
+      errors.run([&] {
         session->render_into(melodies[static_cast<std::size_t>(i)],
                              presets[static_cast<std::size_t>(i)],
                              std::span<float>(out.data() + static_cast<std::size_t>(i) * len, len));
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-      }
+      });
     }
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
   return out;
 }
 

@@ -40,6 +40,7 @@
 #include <omp.h>
 #endif
 
+#include "../detail/parallel.hpp"
 #include "../io/safetensors.hpp"
 
 namespace dsae::audio {
@@ -197,16 +198,16 @@ class vggish_model {
     nt = int(std::min<Eigen::Index>(threads > 0 ? threads : omp_get_max_threads(), N));
 #endif
     (void)threads;
-    std::exception_ptr error;
+    dsae::detail::exception_slot errors;  // a throw inside the region must not abort
 #pragma omp parallel num_threads(nt)
-    {
+    errors.run([&] {
       int k = 1, i = 0;
 #if defined(_OPENMP)
       k = omp_get_num_threads();
       i = omp_get_thread_num();
       omp_set_num_threads(1);  // no Eigen GEMM forking inside (see crepe.hpp)
 #endif
-      try {
+      {
         vggish_matrix a, col, y;
         for (Eigen::Index e = N * i / k; e < N * (i + 1) / k; ++e) {
           a = Eigen::Map<const vggish_matrix>(examples.row(e).data(), 96 * 64, 1);  // (h*w) x 1
@@ -224,12 +225,9 @@ class vggish_model {
           }
           out.row(e) = h;
         }
-      } catch (...) {
-#pragma omp critical(dsae_vggish_error)
-        if (!error) error = std::current_exception();
       }
-    }
-    if (error) std::rethrow_exception(error);
+    });
+    errors.rethrow();
     return out;
   }
 

@@ -128,6 +128,7 @@ inline sf_count_t mem_tell(void* u) { return static_cast<memory_file*>(u)->pos; 
 // for integer formats (float files are returned as stored). Throws std::runtime_error
 // naming the file when it is missing, unreadable, truncated or corrupt.
 inline wav_data read_wav(const std::string& path) {
+  io::require_regular_file(path, "read_wav: ");  // a FIFO would block, a device never end
   {
     std::ifstream in(path, std::ios::binary);
     std::error_code ec;
@@ -183,42 +184,25 @@ inline void write_wav(const std::string& path, const xt::xtensor<float, 2>& samp
   info.samplerate = sample_rate;
   info.channels = static_cast<int>(samples.shape(1));
   info.format = SF_FORMAT_WAV | subtype;
-  // Through path + ".tmp", fsync and rename (io/atomic_file.hpp's guarantee): a crash or a
-  // full disk never leaves a half-written WAV at path.
-  const std::string tmp = path + ".tmp";
+  // Through io::atomic_file (temporary created with O_EXCL | O_NOFOLLOW, fsync, rename): a
+  // crash or a full disk never leaves a half-written WAV at path, and a link planted at the
+  // temporary's name is never followed.
+  io::atomic_file out(path);
   {
-    SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
+    SNDFILE* f = sf_open_fd(out.fd(), SFM_WRITE, &info, SF_FALSE);
     if (!f)
-      throw std::runtime_error("write_wav: cannot write '" + path + "' (temporary '" + tmp + "'): " +
-                               sf_strerror(nullptr));
+      throw std::runtime_error("write_wav: cannot write '" + path + "': " + sf_strerror(nullptr));
     detail::sndfile_closer closer{f};
     // No PEAK chunk: it carries a timestamp, and dataset files must be byte-reproducible.
     sf_command(f, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
     if (subtype != SF_FORMAT_FLOAT) sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
     const sf_count_t n = static_cast<sf_count_t>(samples.shape(0));
-    if (sf_writef_float(f, samples.data(), n) != n) {
-      const std::string why = sf_strerror(f);
-      sf_close(f);
-      closer.f = nullptr;
-      std::remove(tmp.c_str());
-      throw std::runtime_error("write_wav: short write to '" + path + "' (disk full?): " + why);
-    }
-    sf_write_sync(f);
+    if (sf_writef_float(f, samples.data(), n) != n)
+      throw std::runtime_error("write_wav: short write to '" + path + "' (disk full?): " + sf_strerror(f));
     closer.f = nullptr;
-    if (sf_close(f) != 0) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error("write_wav: cannot finish '" + path + "' (disk full?)");
-    }
+    if (sf_close(f) != 0) throw std::runtime_error("write_wav: cannot finish '" + path + "' (disk full?)");
   }
-  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  const bool synced = fd >= 0 && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw std::runtime_error("write_wav: cannot write '" + path + "': " + std::strerror(err));
-  }
-  io::fsync_dir(std::filesystem::path(path).parent_path());
+  out.commit();
 }
 
 inline void write_wav_mono(const std::string& path, std::span<const float> x, int sample_rate,
@@ -230,6 +214,17 @@ inline void write_wav_mono(const std::string& path, std::span<const float> x, in
 
 // Resamples a mono signal with libsamplerate. requires: rates > 0.
 // ensures: about x.size()*to/from samples (libsamplerate's count).
+// libsamplerate converts between rates whose ratio lies in [1/256, 256].
+inline constexpr double max_resample_ratio = 256.0;
+// Throws std::runtime_error naming `source` when from_rate cannot be resampled to to_rate.
+inline void check_resample_rates(double from_rate, double to_rate, const std::string& source) {
+  if (!(from_rate > 0) || !(to_rate > 0) || to_rate / from_rate > max_resample_ratio ||
+      from_rate / to_rate > max_resample_ratio)
+    throw std::runtime_error("'" + source + "': sample rate " + std::to_string(from_rate) +
+                             " Hz cannot be resampled to " + std::to_string(to_rate) +
+                             " Hz (the ratio must lie within 1/256 to 256)");
+}
+
 inline std::vector<float> resample(std::span<const float> x, double from_rate, double to_rate,
                                    int converter = SRC_SINC_BEST_QUALITY) {
   if (!(from_rate > 0) || !(to_rate > 0))

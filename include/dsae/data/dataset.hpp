@@ -15,21 +15,32 @@
 //   item_label, split_data, dataset      loaded arrays + labels (xtensor)
 //   load_dataset(dir)                    validated load; errors name the file
 //   holds_dataset(dir)                   a manifest or any <split>/features.npy exists
-//   prepare_output_dir(dir, overwrite)   refuses to overwrite unless asked, then clears
+//   check_output_dir(dir, overwrite)     refuses a folder that is not ours, or ours unless asked
+//   dataset_output(dir, overwrite)       lock + build beside + atomic swap (dsae-data)
 //   write_dataset(dir, header, features, items)   features before manifest, atomic renames
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+
 #include <nlohmann/json.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "../io/files.hpp"
+#include "../io/run_dir.hpp"
 #include "npy.hpp"
 
 namespace dsae::data {
@@ -100,25 +111,137 @@ inline bool holds_dataset(const std::filesystem::path& dir) {
   return false;
 }
 
-// Creates dir; when it already holds a dataset, throws std::runtime_error unless
-// overwrite, in which case the old manifest, features and wav folders are removed.
-inline void prepare_output_dir(const std::filesystem::path& dir, bool overwrite) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
-    throw std::runtime_error("output '" + dir.string() + "' exists and is not a folder");
-  if (holds_dataset(dir)) {
-    if (!overwrite)
-      throw std::runtime_error("output folder '" + dir.string() +
-                               "' already holds a dataset (manifest.json or "
-                               "<split>/features.npy); pass --overwrite to replace it");
-    fs::remove(dir / "manifest.json", ec);
-    for (const char* s : known_splits) {
-      fs::remove(dir / s / "features.npy", ec);
-      fs::remove_all(dir / s / "wav", ec);
-    }
+// Names dsae-data writes into a dataset folder; nothing else may be in one it replaces.
+inline bool is_dataset_entry(const std::string& name) {
+  if (name == "manifest.json" || name == ".lock") return true;
+  for (const char* s : known_splits)
+    if (name == s) return true;
+  return false;
+}
+
+// Whether dir/manifest.json carries the marker dsae-data writes ("format": dsae-dataset-v1).
+inline bool has_dataset_marker(const std::filesystem::path& dir) {
+  try {
+    const auto j = nlohmann::json::parse(io::read_regular_file(dir / "manifest.json", io::max_json_bytes));
+    return j.is_object() && j.contains("format") && j["format"].is_string() && j["format"] == dataset_format;
+  } catch (const std::exception&) {
+    return false;
   }
-  fs::create_directories(dir, ec);
+}
+
+// Validates an output folder without creating or changing anything. Accepts a folder that
+// is absent or empty (a .lock of ours aside), or one that holds a dataset (recognised by
+// its manifest's marker) and nothing else when overwrite. Throws std::runtime_error naming
+// the folder and what is wrong otherwise.
+inline void check_output_dir(const std::filesystem::path& dir, bool overwrite) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) throw std::runtime_error("--out: the output folder name is empty");
+  std::error_code ec;
+  const auto st = fs::status(dir, ec);
+  if (!fs::exists(st)) return;
+  if (!fs::is_directory(st)) throw std::runtime_error("output '" + dir.string() + "' exists and is not a folder");
+  std::vector<std::string> foreign;
+  bool any = false;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n == ".lock") continue;
+    any = true;
+    if (!is_dataset_entry(n)) foreign.push_back(n);
+  }
+  if (ec) throw std::runtime_error("cannot list output folder '" + dir.string() + "': " + ec.message());
+  if (!any) return;
+  const bool marked = has_dataset_marker(dir);
+  if (!foreign.empty() || !marked) {
+    std::string list;
+    for (std::size_t i = 0; i < foreign.size() && i < 5; ++i) list += (i ? ", " : "") + foreign[i];
+    throw std::runtime_error("output folder '" + dir.string() + "' is not empty and is not a dataset written by "
+                             "dsae-data (" + (foreign.empty() ? std::string("no manifest.json with \"format\": \"") +
+                             dataset_format + "\"" : "it holds " + list) + "); choose a new or empty --out"
+                             " (nothing in it is removed, even with --overwrite)");
+  }
+  if (!overwrite)
+    throw std::runtime_error("output folder '" + dir.string() +
+                             "' already holds a dataset (manifest.json); pass --overwrite to replace it");
+}
+
+// The output of a dataset build: checked (check_output_dir), locked like a run folder
+// (out/.lock, one writer at a time), built in a sibling temporary folder and swapped in at
+// commit() in one atomic rename (renameat2 RENAME_EXCHANGE): until then the old dataset is
+// untouched, whatever fails (a bad soundfont, a kill, a full disk). A build folder left by a
+// killed build (it holds our marker file) is removed by the next build of the same --out.
+class dataset_output {
+ public:
+  dataset_output(std::filesystem::path out, bool overwrite) : m_out(std::move(out)) {
+    namespace fs = std::filesystem;
+    if (!m_out.empty() && !m_out.has_filename()) m_out = m_out.parent_path();  // "dir/"
+    check_output_dir(m_out, overwrite);  // before anything is created
+    m_lock.emplace(m_out, "write the dataset");
+    check_output_dir(m_out, overwrite);  // again, now that nobody else writes it
+    const fs::path parent = m_out.parent_path().empty() ? fs::path(".") : m_out.parent_path();
+    const std::string prefix = "." + m_out.filename().string() + ".dsae-build-";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(parent, ec)) {  // leftovers of killed builds
+      const std::string n = e.path().filename().string();
+      if (n.rfind(prefix, 0) == 0 && !fs::is_symlink(e.symlink_status()) &&
+          fs::is_regular_file(fs::symlink_status(e.path() / build_marker)))
+        fs::remove_all(e.path(), ec);
+    }
+    std::string tmpl = (parent / (prefix + "XXXXXX")).string();
+    if (!::mkdtemp(tmpl.data()))
+      throw std::runtime_error("cannot create a build folder next to '" + m_out.string() + "': " +
+                               std::strerror(errno));
+    m_build = tmpl;
+    // The marker first, created directly (a kill must not leave an unmarked build folder).
+    const int fd = io::open_exclusive((m_build / build_marker).string());
+    if (fd < 0) throw std::runtime_error("cannot create '" + (m_build / build_marker).string() + "': " + std::strerror(errno));
+    ::close(fd);
+  }
+  dataset_output(const dataset_output&) = delete;
+  dataset_output& operator=(const dataset_output&) = delete;
+  ~dataset_output() {
+    std::error_code ec;
+    if (!m_build.empty()) std::filesystem::remove_all(m_build, ec);
+  }
+  // Where the build writes (manifest, splits, WAVs).
+  const std::filesystem::path& build_dir() const noexcept { return m_build; }
+  const std::filesystem::path& out() const noexcept { return m_out; }
+
+  // Swaps the finished build in for the old content (atomic), then removes the old content.
+  void commit() {
+    std::filesystem::remove(m_build / build_marker);
+    io::fsync_dir(m_build);
+    if (::renameat2(AT_FDCWD, m_build.c_str(), AT_FDCWD, m_out.c_str(), RENAME_EXCHANGE) != 0) {
+      if (errno != EINVAL && errno != ENOSYS)
+        throw std::runtime_error("cannot move the new dataset into '" + m_out.string() + "' (from '" +
+                                 m_build.string() + "'): " + std::strerror(errno) + "; the old content is unchanged");
+      // A file system without RENAME_EXCHANGE (some NFS): two renames, old content aside first.
+      std::string old = m_build.string() + "-old-XXXXXX";
+      if (!::mkdtemp(old.data()) || std::rename(m_out.c_str(), old.c_str()) != 0)
+        throw std::runtime_error("cannot move the old dataset in '" + m_out.string() + "' aside: " +
+                                 std::strerror(errno) + "; it is unchanged");
+      if (std::rename(m_build.c_str(), m_out.c_str()) != 0) {
+        const int err = errno;
+        std::rename(old.c_str(), m_out.c_str());
+        throw std::runtime_error("cannot move the new dataset into '" + m_out.string() + "': " + std::strerror(err));
+      }
+      std::filesystem::remove_all(old);
+      m_build.clear();
+    }
+    io::fsync_dir(m_out.parent_path().empty() ? std::filesystem::path(".") : m_out.parent_path());
+    // m_build now holds the old dataset (and the lock file we still hold): ours to remove.
+  }
+
+ private:
+  static constexpr const char* build_marker = ".dsae-build";
+  std::filesystem::path m_out, m_build;
+  std::optional<io::run_lock> m_lock;
+};
+
+// Old entry point, kept for callers that write in place: checks and creates dir.
+inline void prepare_output_dir(const std::filesystem::path& dir, bool overwrite) {
+  check_output_dir(dir, overwrite);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create output folder '" + dir.string() + "': " + ec.message());
 }
 
@@ -170,12 +293,23 @@ inline void write_dataset(const std::filesystem::path& dir, nlohmann::json heade
 }
 
 namespace detail {
+// A JSON number that must be a whole number in [0, hi] (a count or an index): get<size_t>
+// would turn -1 into 18446744073709551615 and 2.5 into 2.
+inline std::size_t json_count(const nlohmann::json& j, const char* key, std::size_t hi, const std::string& where) {
+  const auto& x = j.at(key);
+  if (!x.is_number_unsigned() || x.get<std::uint64_t>() > hi)
+    throw std::runtime_error(where + ": \"" + key + "\" must be a whole number from 0 to " + std::to_string(hi) +
+                             ", got " + x.dump().substr(0, 40));
+  return std::size_t(x.get<std::uint64_t>());
+}
+inline constexpr std::size_t max_items = std::size_t(1) << 40;
+
 inline item_label parse_item(const nlohmann::json& it, const std::vector<std::string>& instruments,
                              const std::string& where) {
   item_label l;
   l.raw = it;
   l.split = it.at("split").get<std::string>();
-  l.index = it.at("index").get<std::size_t>();
+  l.index = json_count(it, "index", max_items, where);
   if (it.contains("instrument")) {
     l.instrument = it["instrument"].get<std::string>();
     for (std::size_t k = 0; k < instruments.size(); ++k)
@@ -237,10 +371,14 @@ inline dataset load_dataset(const std::filesystem::path& dir) {
   ds.dir = dir;
   const fs::path mpath = dir / "manifest.json";
   const std::string where = mpath.string();
-  std::ifstream in(mpath);
-  if (!in) throw std::runtime_error(where + ": file not found (is '" + dir.string() + "' a dsae dataset folder?)");
+  std::string text;
   try {
-    ds.manifest = nlohmann::json::parse(in);
+    text = io::read_regular_file(mpath, io::max_json_bytes);  // no FIFO, no /dev/zero
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + " (is '" + dir.string() + "' a dsae dataset folder?)");
+  }
+  try {
+    ds.manifest = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw std::runtime_error(where + ": not valid JSON: " + e.what());
   }
@@ -255,9 +393,13 @@ inline dataset load_dataset(const std::filesystem::path& dir) {
     for (auto it = splits.begin(); it != splits.end(); ++it) {
       const std::string name = it.key();
       const std::string rel = it.value().at("features").get<std::string>();
+      const std::filesystem::path relp(rel);
+      if (rel.empty() || relp.is_absolute() || std::find(relp.begin(), relp.end(), "..") != relp.end())
+        throw std::runtime_error(where + ": split '" + name + "' features path '" + rel +
+                                 "' must be a relative path inside the dataset folder");
       split_data sd;
       sd.features = load_features((dir / rel).string());
-      const std::size_t count = it.value().at("count").get<std::size_t>();
+      const std::size_t count = detail::json_count(it.value(), "count", detail::max_items, where);
       if (sd.features.shape(0) != count)
         throw std::runtime_error((dir / rel).string() + ": has " +
                                  std::to_string(sd.features.shape(0)) + " rows, manifest says " +
@@ -270,6 +412,9 @@ inline dataset load_dataset(const std::filesystem::path& dir) {
                                  std::to_string(F));
       T = sd.features.shape(1);
       F = sd.features.shape(2);
+      if (T == 0 || F == 0)
+        throw std::runtime_error((dir / rel).string() + ": " + std::to_string(T) + " frames x " + std::to_string(F) +
+                                 " bins; a dataset needs at least one of each");
       first = false;
       sd.labels.resize(count);
       ds.splits.emplace(name, std::move(sd));

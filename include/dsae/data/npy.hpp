@@ -234,7 +234,9 @@ xt::xtensor<float, N> load_npy_stream(std::istream& in, std::uint64_t file_size,
 template <std::size_t N>
 xt::xtensor<float, N> load_npy_float(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) detail::npy_fail(path, "file not found");
+  if (!std::filesystem::exists(path, ec)) detail::npy_fail(path, "file not found");
+  if (!std::filesystem::is_regular_file(path, ec))
+    detail::npy_fail(path, "not a regular file (a FIFO, device or folder); refusing to read it");
   const auto file_size = std::filesystem::file_size(path, ec);
   if (ec) detail::npy_fail(path, "cannot determine the file size: " + ec.message());
   std::ifstream in(path, std::ios::binary);

@@ -246,7 +246,8 @@ inline build_report build_dataset(const build_options& o) {
   if (std::none_of(items.begin(), items.end(), [](const selected_item& i) { return i.split == "val"; }))
     throw std::invalid_argument("dmelodies: count " + std::to_string(o.count) + " leaves the validation split "
                                 "empty (each instrument's 20% share rounds to 0 melodies); use a larger count");
-  data::prepare_output_dir(o.out, o.overwrite);
+  data::dataset_output output(o.out, o.overwrite);  // locked; the old dataset stays until commit
+  const std::filesystem::path& dir = output.build_dir();
 
   audio::render_config rc;
   rc.sample_rate = o.mel.sample_rate;
@@ -265,7 +266,7 @@ inline build_report build_dataset(const build_options& o) {
   std::map<std::string, xt::xtensor<float, 3>> features;
   for (const auto& [name, n] : n_split) features[name] = xt::zeros<float>({n, T, F});
   if (o.wav)
-    for (const auto& [name, n] : n_split) std::filesystem::create_directories(o.out / name / "wav");
+    for (const auto& [name, n] : n_split) std::filesystem::create_directories(dir / name / "wav");
 
   auto wav_name = [&](std::size_t i) {
     char buf[64];
@@ -275,41 +276,33 @@ inline build_report build_dataset(const build_options& o) {
     return items[i].split + "/wav/" + buf;
   };
 
-  std::exception_ptr error;
-  std::mutex error_mutex;
+  dsae::detail::exception_slot errors;  // a throw inside the region must not abort
   [[maybe_unused]] int nt = 1;
 #ifdef _OPENMP
-  nt = o.threads > 0 ? o.threads : omp_get_max_threads();
+  // One FluidSynth synthesizer (~16 MB) per thread: never more threads than cores or clips.
+  nt = dsae::detail::worker_threads(o.threads, items.size());
 #endif
 #pragma omp parallel num_threads(nt)
   {
     std::unique_ptr<audio::fluid_session> session;
-    try {
-      session = std::make_unique<audio::fluid_session>(rc);
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
+    errors.run([&] { session = std::make_unique<audio::fluid_session>(rc); });
     std::vector<float> clip(len);
 #pragma omp for schedule(dynamic, 8)
     for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(items.size()); ++ii) {
       if (!session) continue;
       const std::size_t i = static_cast<std::size_t>(ii);
-      try {
+      errors.run([&] {
         const auto m = melody(from_row(items[i].row));
         session->render_into(m, o.instruments[items[i].instrument].preset, clip);
         auto& f = features.at(items[i].split);
         mel.compute_into(clip, std::span<float>(f.data() + pos_in_split[i] * T * F, T * F));
         if (o.wav)
-          audio::write_wav_mono((o.out / wav_name(i)).string(), clip,
+          audio::write_wav_mono((dir / wav_name(i)).string(), clip,
                                 static_cast<int>(rc.sample_rate), SF_FORMAT_PCM_16);
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-      }
+      });
     }
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
 
   nlohmann::json jitems = nlohmann::json::array();
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -357,7 +350,8 @@ inline build_report build_dataset(const build_options& o) {
                     {"log", "natural"}, {"log_offset", o.mel.log_offset},
                     {"frames", T}, {"bins", F}}},
       {"pitches_rest", -1}};
-  data::write_dataset(o.out, header, features, jitems);
+  data::write_dataset(dir, header, features, jitems);
+  output.commit();
   build_report rep;
   rep.train = n_split["train"];
   rep.val = n_split["val"];

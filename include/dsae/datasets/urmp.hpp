@@ -132,15 +132,20 @@ struct segment {
 }  // namespace detail
 
 inline report build_dataset(const options& o) {
-  for (const auto& c : o.codes)
+  for (std::size_t k = 0; k < o.codes.size(); ++k) {
+    const auto& c = o.codes[k];
     if (!instrument_names().count(c))
       throw std::invalid_argument("urmp: unknown instrument code '" + c + "'");
+    // A repeated code would list every segment of that instrument twice (some in train and val).
+    if (std::find(o.codes.begin(), o.codes.begin() + std::ptrdiff_t(k), c) != o.codes.begin() + std::ptrdiff_t(k))
+      throw std::invalid_argument("urmp: instrument code '" + c + "' is given twice in --instruments");
+  }
   if (!(o.threshold > 0 && o.threshold < 1))
     throw std::invalid_argument("urmp: threshold must be in (0, 1), got " + std::to_string(o.threshold));
   if (o.pitch.sample_rate != o.sample_rate || o.mel.sample_rate != o.sample_rate)
     throw std::invalid_argument("urmp: pitch/mel sample rates must equal options.sample_rate");
   const auto tracks = find_tracks(o.root, o.codes);
-  if (data::holds_dataset(o.out) && !o.overwrite) data::prepare_output_dir(o.out, false);
+  data::check_output_dir(o.out, o.overwrite);  // before the (long) pitch pass; rechecked when locked
   const audio::pitch_tracker tracker(o.pitch_tracker, o.crepe, o.pitch);  // loads CREPE weights now
   if (tracker.is_crepe() && o.sample_rate != audio::crepe_sample_rate)
     throw std::invalid_argument("urmp: CREPE needs sample_rate 16000, got " + std::to_string(o.sample_rate));
@@ -152,28 +157,35 @@ inline report build_dataset(const options& o) {
   std::vector<double> peak(tracks.size(), 0.0);
   [[maybe_unused]] int nt = 1;
 #ifdef _OPENMP
-  nt = o.threads > 0 ? o.threads : omp_get_max_threads();
+  nt = dsae::detail::worker_threads(o.threads, tracks.size());
 #endif
   // Pass 1: per-track peak of the left channel (tracks are read again in pass 2 so that
-  // only one track per thread is in memory).
-  std::exception_ptr error;
+  // only one track per thread is in memory), and the checks that would otherwise fail only
+  // after the pitch pass: readable, a sample rate the resampler takes.
+  dsae::detail::exception_slot errors;
   std::mutex mu;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(tracks.size()); ++ii) {
     const std::size_t i = static_cast<std::size_t>(ii);
-    try {
-      const auto x = audio::read_wav_mono(tracks[i].path.string(), 0);
-      double p = 0;
-      for (float v : x) p = std::max(p, double(std::abs(v)));
-      peak[i] = p;
-    } catch (const std::exception& e) {
-      std::lock_guard lock(mu);
-      bad[i] = 1;
-      bad_reason[i] = e.what();
-      if (!o.skip_bad && !error) error = std::current_exception();
-    }
+    errors.run([&] {
+      try {
+        int sr = 0;
+        const auto x = audio::read_wav_mono(tracks[i].path.string(), 0, &sr);
+        audio::check_resample_rates(sr, o.sample_rate, tracks[i].path.string());
+        double p = 0;
+        for (float v : x) p = std::max(p, double(std::abs(v)));
+        peak[i] = p;
+      } catch (const std::exception& e) {
+        {
+          std::lock_guard lock(mu);
+          bad[i] = 1;
+          bad_reason[i] = e.what();
+        }
+        if (!o.skip_bad) throw;
+      }
+    });
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
   nlohmann::json skipped = nlohmann::json::array();
   for (std::size_t i = 0; i < tracks.size(); ++i)
     if (bad[i]) {
@@ -192,7 +204,7 @@ inline report build_dataset(const options& o) {
   for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(tracks.size()); ++ii) {
     const std::size_t i = static_cast<std::size_t>(ii);
     if (bad[i]) continue;
-    try {
+    errors.run([&] {
       int sr = 0;
       auto x = audio::read_wav_mono(tracks[i].path.string(), 0, &sr);
       const double p = inst_peak[tracks[i].code];
@@ -209,12 +221,9 @@ inline report build_dataset(const options& o) {
         if (!(seg.confidence > o.threshold)) std::vector<float>().swap(seg.audio);  // dropped
         per_track[i].push_back(std::move(seg));
       }
-    } catch (...) {
-      std::lock_guard lock(mu);
-      if (!error) error = std::current_exception();
-    }
+    });
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
 
   // Keep, renormalise per instrument, split.
   std::map<std::string, std::vector<detail::segment>> kept;
@@ -229,7 +238,6 @@ inline report build_dataset(const options& o) {
                              " segments under '" + o.root.string() +
                              "' passed the pitch-confidence filter (" + tracker.name() + " > " +
                              std::to_string(o.threshold) + ")");
-  data::prepare_output_dir(o.out, o.overwrite);
   static constexpr std::array<const char*, 3> split_names{"train", "val", "test"};
   struct placed {
     const detail::segment* seg;
@@ -261,6 +269,15 @@ inline report build_dataset(const options& o) {
       order.push_back({&segs[idx[k]], code, sp});
     }
   }
+  std::array<std::size_t, 3> total{};
+  for (const auto& p : order) ++total[p.split];
+  if (total[0] == 0 || total[1] == 0)
+    throw std::runtime_error("urmp: the " + std::to_string(rep.kept) + " kept segment(s) under '" + o.root.string() +
+                             "' leave the " + (total[0] == 0 ? "training" : "validation") +
+                             " split empty (0.8/0.1/0.1 per instrument rounds it to 0); add tracks or lower "
+                             "--threshold");
+  data::dataset_output output(o.out, o.overwrite);  // locked; the old dataset stays until commit
+  const std::filesystem::path& dir = output.build_dir();
   // Group by split (stable: instrument order, then shuffled order).
   std::stable_sort(order.begin(), order.end(),
                    [](const placed& a, const placed& b) { return a.split < b.split; });
@@ -280,22 +297,19 @@ inline report build_dataset(const options& o) {
            t.path.stem().string() + "_seg" + std::to_string(order[i].seg->index) + ".wav";
   };
   if (o.wav)
-    for (const char* s : split_names) std::filesystem::create_directories(o.out / s / "wav");
+    for (const char* s : split_names) std::filesystem::create_directories(dir / s / "wav");
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
   for (std::ptrdiff_t ii = 0; ii < static_cast<std::ptrdiff_t>(order.size()); ++ii) {
     const std::size_t i = static_cast<std::size_t>(ii);
-    try {
+    errors.run([&] {
       auto& f = features.at(split_names[order[i].split]);
       mel.compute_into(order[i].seg->audio, std::span<float>(f.data() + pos[i] * T * F, T * F));
       if (o.wav)
-        audio::write_wav_mono((o.out / wav_name(i)).string(), order[i].seg->audio,
+        audio::write_wav_mono((dir / wav_name(i)).string(), order[i].seg->audio,
                               static_cast<int>(o.sample_rate), SF_FORMAT_PCM_16);
-    } catch (...) {
-      std::lock_guard lock(mu);
-      if (!error) error = std::current_exception();
-    }
+    });
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
 
   nlohmann::json items = nlohmann::json::array();
   for (std::size_t i = 0; i < order.size(); ++i) {
@@ -349,7 +363,8 @@ inline report build_dataset(const options& o) {
                     {"mel_scale", "htk"}, {"f_min", o.mel.f_min}, {"f_max", o.mel.f_max},
                     {"log", "natural"}, {"log_offset", o.mel.log_offset},
                     {"frames", T}, {"bins", F}}}};
-  data::write_dataset(o.out, header, features, items);
+  data::write_dataset(dir, header, features, items);
+  output.commit();
   return rep;
 }
 

@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <utility>
 #include "../config.hpp"
 #if defined(_OPENMP)
 #include <omp.h>
@@ -124,6 +127,18 @@ inline bool in_parallel() {
 #endif
 }
 
+// Threads for `work` independent items: the requested count (0 = OpenMP's default), never
+// more than the cores or the items (each thread may hold a large per-thread state, e.g. a
+// FluidSynth synthesizer, so --threads 4096 must not allocate 4096 of them). At least 1.
+inline int worker_threads(long long requested, std::size_t work) {
+  long long n = requested > 0 ? requested : max_threads();
+#if defined(_OPENMP)
+  n = std::min<long long>(n, std::max(1, omp_get_num_procs()));
+#endif
+  n = std::min<long long>(n, (long long)std::min<std::size_t>(work, std::size_t(1) << 20));
+  return int(std::max<long long>(n, 1));
+}
+
 // Eigen's own GEMM threading off for this thread within a scope. The backend
 // splits work across threads itself, with few coarse parallel regions; Eigen
 // would otherwise fork a team for every mid-sized product (e.g. each LSTM
@@ -143,6 +158,48 @@ struct eigen_serial_scope {
   eigen_serial_scope& operator=(const eigen_serial_scope&) = delete;
 };
 
+// An exception that leaves an OpenMP region terminates the process (std::terminate, SIGABRT):
+// every parallel region runs its body through an exception_slot, which keeps the first
+// exception and lets the other iterations finish quickly; rethrow() after the region then
+// turns it into an ordinary error of the calling thread.
+//
+//   detail::exception_slot errors;
+//   #pragma omp parallel for              // a loop: one run() per iteration
+//   for (i = ...) errors.run([&] { body(i); });
+//   errors.rethrow();
+//
+//   #pragma omp parallel                  // a whole region: one run() per thread
+//   errors.run([&] { ... });              // (no worksharing construct inside run())
+//   errors.rethrow();
+class exception_slot {
+ public:
+  // Runs f() unless an earlier call failed; captures what f throws.
+  template <class F>
+  void run(F&& f) noexcept {
+    if (m_failed.load(std::memory_order_relaxed)) return;
+    try {
+      f();
+    } catch (...) {
+      capture(std::current_exception());
+    }
+  }
+  void capture(std::exception_ptr e) noexcept {
+    std::lock_guard lock(m_mutex);
+    if (!m_error) m_error = std::move(e);
+    m_failed.store(true, std::memory_order_relaxed);
+  }
+  bool failed() const noexcept { return m_failed.load(std::memory_order_relaxed); }
+  // Rethrows the first captured exception, if any (call after the region).
+  void rethrow() {
+    if (m_error) std::rethrow_exception(std::exchange(m_error, nullptr));
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::exception_ptr m_error;
+  std::atomic<bool> m_failed{false};
+};
+
 // Calls f(begin, count) on contiguous chunks of [0, n) in parallel when the work
 // (n * cost_per_row) is large enough to pay for a fork; serially otherwise.
 template <class F>
@@ -154,12 +211,14 @@ void parallel_rows(index_t n, double cost_per_row, F&& f) {
     return;
   }
 #if defined(_OPENMP)
+  exception_slot errors;  // e.g. std::bad_alloc in one thread: an error, not SIGABRT
 #pragma omp parallel num_threads(nt)
-  {
+  errors.run([&] {
     const int t = omp_get_thread_num(), k = omp_get_num_threads();
     const index_t b = n * t / k, e = n * (t + 1) / k;
     if (e > b) f(b, e - b);
-  }
+  });
+  errors.rethrow();
 #endif
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Crash-safe file replacement: every file a dsae command writes goes through here.
 //
-//   atomic_file f(path);      // creates path + ".tmp" (O_TRUNC; a stale one is replaced)
+//   atomic_file f(path);      // creates path + ".tmp" (O_EXCL | O_NOFOLLOW: a stale file or a
+//                             // planted link of that name is unlinked, never followed)
 //   f.write(bytes, n); ...    // full writes, EINTR retried; ENOSPC/EIO throw
 //   f.commit();               // fsync, close, rename over path, fsync the folder
 //   write_file_atomic(path, text)   // the same in one call
@@ -28,6 +29,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "files.hpp"
 
 namespace dsae::io {
 
@@ -86,7 +89,7 @@ class atomic_file {
   explicit atomic_file(std::filesystem::path path) : m_path(std::move(path)), m_tmp(m_path.string() + ".tmp") {
     errno = 0;
     if (detail::fault_step())
-      m_fd = ::open(m_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      m_fd = open_exclusive(m_tmp);
     if (m_fd < 0) throw detail::io_error(m_path.string(), "cannot create temporary file '" + m_tmp + "'", errno);
   }
   atomic_file(const atomic_file&) = delete;
@@ -94,6 +97,8 @@ class atomic_file {
   ~atomic_file() { abandon(); }
 
   const std::filesystem::path& path() const noexcept { return m_path; }
+  // The temporary's descriptor, for writers that take one (libsndfile); -1 after commit.
+  int fd() const noexcept { return m_fd; }
 
   // requires: not committed. Throws (and removes the temporary) on a failed write.
   void write(const void* data, std::size_t size) {

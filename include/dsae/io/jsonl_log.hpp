@@ -25,7 +25,11 @@ class jsonl_log {
   void open(const std::filesystem::path& path, std::int64_t keep_below) {
     m_path = path;
     m_text.clear();
-    std::ifstream in(path, std::ios::binary);
+    std::error_code ec;
+    // A regular file only (a FIFO planted at the name would hang the run).
+    std::istringstream in(std::filesystem::exists(std::filesystem::symlink_status(path, ec))
+                              ? read_regular_file(path, std::uintmax_t(1) << 32)
+                              : std::string());
     std::string line;
     bool dropped = false;
     while (std::getline(in, line)) {

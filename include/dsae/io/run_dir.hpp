@@ -14,13 +14,17 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "files.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace dsae::io {
@@ -31,32 +35,56 @@ inline constexpr const char* run_lock_name = ".lock";
 
 class run_lock {
  public:
-  // requires: dir exists (or can be created). Throws std::runtime_error naming dir and the
-  // holder ("process PID on host HOST") when another process holds the lock.
+  // requires: dir exists or can be created. Throws std::runtime_error naming dir and the
+  // holder ("process PID on host HOST") when another process holds the lock, and naming the
+  // real reason when the folder or the lock file cannot be made (read-only parent, ...).
+  // The lock file must be a regular file with one link: a symbolic or hard link planted at
+  // dir/.lock (pointing at someone's thesis) is refused, never opened for writing.
   explicit run_lock(const std::filesystem::path& dir, const std::string& purpose = "write") : m_dir(dir) {
+    if (dir.empty()) throw std::runtime_error("cannot " + purpose + " '': the folder name is empty");
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
+    if (ec)
+      throw std::runtime_error("cannot " + purpose + " '" + dir.string() + "': cannot create the folder: " +
+                               ec.message());
     const std::string p = (dir / run_lock_name).string();
-    m_fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (m_fd < 0)
-      throw std::runtime_error("cannot " + purpose + " '" + dir.string() + "': cannot open its lock file '" + p +
-                               "': " + std::strerror(errno));
-    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      std::string holder(256, '\0');
-      const ssize_t n = ::pread(m_fd, holder.data(), holder.size(), 0);
-      holder.resize(n > 0 ? std::size_t(n) : 0);
-      while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+    auto fail = [&](const std::string& why) {
+      if (m_fd >= 0) ::close(m_fd);
+      m_fd = -1;
+      throw std::runtime_error("cannot " + purpose + " '" + dir.string() + "': its lock file '" + p + "' " + why);
+    };
+    for (int attempt = 0;; ++attempt) {
+      m_fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (m_fd < 0)
+        fail(errno == ELOOP ? std::string("is a symbolic link; remove it (dsae never writes through links)")
+                            : "cannot be opened: " + std::string(std::strerror(errno)));
+      struct stat st {};
+      if (::fstat(m_fd, &st) != 0) fail("cannot be examined: " + std::string(std::strerror(errno)));
+      if (!S_ISREG(st.st_mode)) fail("is not a regular file");
+      if (st.st_nlink != 1) fail("has " + std::to_string(st.st_nlink) + " hard links; remove it");
+      if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        std::string holder(256, '\0');
+        const ssize_t n = ::pread(m_fd, holder.data(), holder.size(), 0);
+        holder.resize(n > 0 ? std::size_t(n) : 0);
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+        if (err != EWOULDBLOCK) fail("cannot be locked: " + std::string(std::strerror(err)));
+        ::close(m_fd);
+        m_fd = -1;
+        const auto sp = holder.find(' ');
+        const std::string who = sp == std::string::npos ? "another process"
+                                                        : "process " + holder.substr(0, sp) + " on host " +
+                                                              holder.substr(sp + 1);
+        throw std::runtime_error("'" + dir.string() + "' is in use by " + who + " (lock " + p +
+                                 "); wait for it to finish or stop it first");
+      }
+      // The name may have been replaced between open and flock: the lock is only valid on
+      // the file that dir/.lock names now.
+      struct stat now {};
+      if (::lstat(p.c_str(), &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev) break;
       ::close(m_fd);
       m_fd = -1;
-      if (err != EWOULDBLOCK)
-        throw std::runtime_error("cannot lock '" + p + "': " + std::strerror(err));
-      const auto sp = holder.find(' ');
-      const std::string who = sp == std::string::npos ? "another process"
-                                                      : "process " + holder.substr(0, sp) + " on host " +
-                                                            holder.substr(sp + 1);
-      throw std::runtime_error("'" + dir.string() + "' is in use by " + who + " (lock " + p +
-                               "); wait for it to finish or stop it first");
+      if (attempt >= 3) fail("keeps being replaced by another process");
     }
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -86,26 +114,40 @@ inline const std::vector<std::string>& run_file_names() {
 
 enum class folder_kind { absent_or_empty, run, foreign };
 
-// A folder is one of our runs when its config.json says "format": "dsae-run-v1" (or, for
-// runs written before the marker existed, has dsae-train's "method" and "stage1_epochs"
-// keys). It counts as empty when it holds none of the run's file names (other files, e.g.
-// the experiment driver's train.log, a .lock or *.tmp, are never touched), and as foreign
-// when it holds one of them without being one of our runs: writing would replace a file
-// that dsae did not write.
+// Whether `config` (a run folder's config.json) carries the marker dsae-train writes:
+// a top-level "format": "dsae-run-v1". Parsed as JSON (a string that merely contains the
+// marker text is not one), read as a regular file of bounded size.
+// run_marker_problem: empty when it does, else why not (for the refusal message).
+inline std::string run_marker_problem(const std::filesystem::path& config) {
+  std::string text;
+  try {
+    text = read_regular_file(config, max_json_bytes);  // a FIFO or /dev/zero is named, not read
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return "'" + config.string() + "' is corrupt (not valid JSON)";
+  if (j.is_object() && j.contains("format") && j["format"].is_string() && j["format"] == run_format) return {};
+  return "'" + config.string() + "' has no \"format\": \"" + std::string(run_format) + "\"";
+}
+inline bool has_run_marker(const std::filesystem::path& config) { return run_marker_problem(config).empty(); }
+
+// A folder is one of our runs only when its config.json holds the marker (no guessing from
+// keys: a PyTorch run's config.json has "method" too). It counts as empty when it holds
+// none of the run's file names (other files, e.g. the experiment driver's train.log, a .lock
+// or *.tmp, are never touched), and as foreign when it holds one of them without the
+// marker: writing would replace a file that dsae did not write.
 inline folder_kind run_folder_kind(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return folder_kind::absent_or_empty;
-  if (!fs::is_directory(dir, ec)) return folder_kind::foreign;
+  const auto st = fs::symlink_status(dir, ec);
+  if (!fs::exists(st)) return folder_kind::absent_or_empty;
+  if (!fs::is_directory(fs::status(dir, ec))) return folder_kind::foreign;
   bool empty = true;
   for (const auto& f : run_file_names())
-    if (fs::exists(dir / f, ec)) empty = false;
+    if (fs::exists(fs::symlink_status(dir / f, ec))) empty = false;
   if (empty) return folder_kind::absent_or_empty;
-  std::ifstream in(dir / "config.json");
-  const std::string text((std::istreambuf_iterator<char>(in)), {});
-  const bool marker = text.find(std::string("\"format\": \"") + run_format + "\"") != std::string::npos;
-  const bool legacy = text.find("\"method\"") != std::string::npos && text.find("\"stage1_epochs\"") != std::string::npos;
-  return marker || legacy ? folder_kind::run : folder_kind::foreign;
+  return has_run_marker(dir / "config.json") ? folder_kind::run : folder_kind::foreign;
 }
 
 // Removes the run's files (and their temporaries). Never touches anything else.

@@ -4,6 +4,8 @@
 // (epoch, stage, step counter = the RNG counter, best validation loss) as
 // metadata. Written to a temporary file, fsynced and renamed (io/safetensors),
 // so a crash never leaves a broken checkpoint.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -12,19 +14,10 @@
 #include "../model/sizes.hpp"
 #include "../prob/philox.hpp"
 #include "adam.hpp"
+#include "training_state.hpp"
 
 namespace dsae::train {
 
-struct training_state {
-  index_t next_epoch = 0;      // first epoch not yet run
-  int stage = 1;
-  std::uint64_t step = 0;      // optimiser steps so far (noise counter)
-  double best_val = 1e300;
-  index_t best_epoch = -1;
-  index_t epochs_since_best = 0;
-  bool finished = false;
-  int noise_stream = prob::noise_stream_version;  // of the run so far (1: before 2026-12-04)
-};
 
 inline std::string sizes_string(const model::model_sizes& s) {
   return "x" + std::to_string(s.x_dim) + "_v" + std::to_string(s.v_dim) + "_z" + std::to_string(s.z_dim) + "_h" +
@@ -51,6 +44,17 @@ io::safetensors_file weights_file(const parameters<B>& p, const std::string& sou
   return f;
 }
 }  // namespace detail_ckpt
+
+// Throws std::runtime_error naming the file and the tensor when a value is NaN or Inf: a
+// model or optimiser state like that is broken, whatever wrote it.
+template <class T>
+void require_finite(const std::vector<T>& v, const std::string& file, const std::string& tensor) {
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(double(v[i])))
+      throw std::runtime_error("checkpoint '" + file + "': tensor " + tensor + " holds a non-finite value (" +
+                               std::to_string(double(v[i])) + " at element " + std::to_string(i) +
+                               "); the file is corrupt or was written by a diverged run");
+}
 
 // Writes only the weights (reference names), e.g. best.safetensors.
 template <class Model>
@@ -86,6 +90,7 @@ void load_weights(const std::filesystem::path& path, Model& m) {
       throw std::runtime_error("checkpoint '" + path.string() + "': parameter " + e.name + " has shape " +
                                io::shape_string(f.at(e.name).shape) + ", expected " + io::shape_string(want));
     const auto v = f.get_vector<T>(e.name, io::convert::float_cast);
+    require_finite(v, path.string(), e.name);
     if (index_t(v.size()) != e.rows * e.cols)
       throw std::runtime_error("checkpoint '" + path.string() + "': parameter " + e.name + " has " +
                                std::to_string(v.size()) + " values, expected " + std::to_string(e.rows * e.cols));
@@ -126,20 +131,7 @@ training_state load_checkpoint(const std::filesystem::path& path, Model& m, adam
   using B = typename Model::backend_type;
   using T = typename B::scalar;
   const auto f = io::read_safetensors(path);
-  training_state s;
-  try {
-    s.stage = std::stoi(f.metadata_value("stage"));
-    s.next_epoch = std::stoll(f.metadata_value("next_epoch"));
-    s.step = std::stoull(f.metadata_value("step"));
-    s.best_val = std::stod(f.metadata_value("best_val"));
-    s.best_epoch = std::stoll(f.metadata_value("best_epoch"));
-    s.epochs_since_best = std::stoll(f.metadata_value("epochs_since_best"));
-    s.finished = f.metadata_value("finished") == "1";
-    // Absent: written before the stream was versioned, i.e. version 1.
-    s.noise_stream = f.metadata().count("noise_stream") ? std::stoi(f.metadata_value("noise_stream")) : 1;
-  } catch (const std::logic_error& e) {
-    throw std::runtime_error("checkpoint '" + path.string() + "': bad training state metadata (" + e.what() + ")");
-  }
+  const training_state s = parse_training_state(f.metadata(), path.string());
   // Stage first (it may take a snapshot), then the stored weights override.
   if (s.stage == 1 && !Model::policy::two_stage)
     throw std::runtime_error("checkpoint '" + path.string() + "': stage 1 for a single-stage variant");
@@ -148,6 +140,7 @@ training_state load_checkpoint(const std::filesystem::path& path, Model& m, adam
   const index_t n = m.params().size();
   auto vec = [&](const char* name) {
     const auto v = f.get_vector<T>(name, io::convert::float_cast);
+    require_finite(v, path.string(), name);
     if (index_t(v.size()) != n)
       throw std::runtime_error("checkpoint '" + path.string() + "': " + name + " has " + std::to_string(v.size()) +
                                " values, expected " + std::to_string(n));

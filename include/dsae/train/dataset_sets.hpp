@@ -7,9 +7,13 @@
 //                                         max(1, floor(N * fraction)) sequences
 //   load_train_val(path, seed)            a dataset folder (train/ and val/ splits,
 //                                         docs/data.md) or one .npy file split 80/20
+//   data_fingerprint(train, val)          shapes + FNV-1a 64 of the values (config.json's
+//                                         "data_fingerprint": --resume and dsae-eval check it)
 // Errors (std::runtime_error) name the path.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -21,6 +25,34 @@
 #include "sequence_set.hpp"
 
 namespace dsae::train {
+
+// What a run was trained on: both arrays' shapes and a hash of their values (FNV-1a 64, in
+// the order train then val), so that other data is caught even under the same path.
+struct array_view {
+  const float* data;
+  std::size_t size;
+  index_t n, t, f;
+};
+inline nlohmann::json data_fingerprint(const array_view& tr, const array_view& va) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const auto* s : {&tr, &va}) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s->data);
+    for (std::size_t i = 0, n = s->size * sizeof(float); i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  return {{"train", {tr.n, tr.t, tr.f}}, {"val", {va.n, va.t, va.f}}, {"fnv1a64", hex}};
+}
+inline nlohmann::json data_fingerprint(const sequence_set& tr, const sequence_set& va) {
+  return data_fingerprint({tr.data.data(), tr.data.size(), tr.count, tr.frames, tr.features},
+                          {va.data.data(), va.data.size(), va.count, va.frames, va.features});
+}
+inline nlohmann::json data_fingerprint(const xt::xtensor<float, 3>& tr, const xt::xtensor<float, 3>& va) {
+  auto view = [](const xt::xtensor<float, 3>& a) {
+    return array_view{a.data(), a.size(), index_t(a.shape()[0]), index_t(a.shape()[1]), index_t(a.shape()[2])};
+  };
+  return data_fingerprint(view(tr), view(va));
+}
 
 inline sequence_set to_sequence_set(const xt::xtensor<float, 3>& a, const std::string& source) {
   sequence_set s;

@@ -19,7 +19,9 @@
 //     fit() writes the checkpoint at the next step boundary, mid-epoch if need
 //     be (metadata partial_batches + partial_train), and returns with
 //     fit_result::stopped; resume() then continues that epoch bit-identically.
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -65,6 +67,12 @@ class trainer {
   using B = typename Model::backend_type;
 
   trainer(Model& m, trainer_options o) : m_model(m), m_o(std::move(o)), m_opt(m.params(), m_o.adam) {
+    check_options(m_o);
+  }
+
+  // Throws std::invalid_argument for options the trainer refuses; callers run it before they
+  // create anything on disk (validate first, create second).
+  static void check_options(const trainer_options& m_o) {
     if (m_o.batch_size <= 0) detail::fail("trainer: batch size must be positive, got ", m_o.batch_size);
     if (m_o.max_epochs <= 0) detail::fail("trainer: max epochs must be positive, got ", m_o.max_epochs);
     if (m_o.patience <= 0) detail::fail("trainer: patience must be positive, got ", m_o.patience);
@@ -80,11 +88,19 @@ class trainer {
   const training_state& state() const { return m_state; }
   std::filesystem::path checkpoint_path() const { return m_o.out_dir / "checkpoint.safetensors"; }
 
-  // Continues from out_dir/checkpoint.safetensors.
+  // Continues from out_dir/checkpoint.safetensors. Throws std::runtime_error naming the file
+  // when its training state does not fit these options (an epoch beyond --epochs, a stage
+  // other than the schedule's).
   void resume() {
     std::map<std::string, std::string> meta;
     m_state = load_checkpoint(checkpoint_path(), m_model, m_opt, &meta);
     m_partial = partial_epoch::from(meta, checkpoint_path());
+    const std::string where = "checkpoint '" + checkpoint_path().string() + "': ";
+    if (m_state.next_epoch > m_o.max_epochs)
+      throw std::runtime_error(where + "next_epoch " + std::to_string(m_state.next_epoch) + " is beyond the " +
+                               std::to_string(m_o.max_epochs) + " epochs asked for");
+    if (m_partial.batches > 0 && (m_state.finished || m_state.next_epoch >= m_o.max_epochs))
+      throw std::runtime_error(where + "a partial epoch in a finished run");
     if (m_state.noise_stream != prob::noise_stream_version)
       std::printf("note: %s was written with noise stream version %d; this library draws version %d, so the "
                   "continuation is not bit-identical to an uninterrupted run of the old version (same "
@@ -100,6 +116,12 @@ class trainer {
   fit_result fit(const sequence_set& train, const sequence_set& val) {
     train.validate(m_model.sizes().x_dim);
     val.validate(m_model.sizes().x_dim);
+    // partial_batches comes from a file: it must name a batch of this epoch.
+    if (m_partial.batches > 0 && m_partial.batches * m_o.batch_size >= train.count)
+      throw std::runtime_error("checkpoint '" + checkpoint_path().string() + "': partial_batches " +
+                               std::to_string(m_partial.batches) + " is past the " +
+                               std::to_string((train.count + m_o.batch_size - 1) / m_o.batch_size) +
+                               " batches of an epoch");
     if (!m_o.out_dir.empty()) std::filesystem::create_directories(m_o.out_dir);
     io::jsonl_log metrics;  // lines of epochs the checkpoint covers; the rest is redone
     if (!m_o.out_dir.empty()) metrics.open(m_o.out_dir / "metrics.jsonl", m_state.next_epoch);
@@ -138,6 +160,7 @@ class trainer {
         const index_t n = std::min(m_o.batch_size, train.count - b0);
         train.batch_into(batch, order.data() + b0, n);
         const auto l = m_model.train_step(batch, m_o.seed, std::uint32_t(m_state.step));
+        if (m_state.step == 0) check_first_step(l, train);
         check_step_finite(l, B::to_host(m_model.params().grads()), epoch, m_state.step,
                           divergence_advice(m_o.out_dir.empty() ? std::string() : checkpoint_path().string(),
                                             m_state.next_epoch));
@@ -225,18 +248,34 @@ class trainer {
       const auto nb = meta.find("partial_batches"), tr = meta.find("partial_train");
       if (nb == meta.end()) return p;
       double v[8];
-      long long nbatches = -1;
-      const bool ok = tr != meta.end() &&
-                      std::sscanf(tr->second.c_str(), "%la %la %la %la %la %la %la %la", v, v + 1, v + 2, v + 3, v + 4,
-                                  v + 5, v + 6, v + 7) == 8 &&
-                      std::sscanf(nb->second.c_str(), "%lld", &nbatches) == 1 && nbatches >= 0;
-      if (!ok) throw std::runtime_error("checkpoint '" + src.string() + "': bad partial-epoch metadata");
-      p.batches = index_t(nbatches);
+      index_t nbatches = 0;
+      const std::string why = io::check_integer<index_t>(nb->second, 0, index_t(1) << 40, "a batch count", &nbatches);
+      bool ok = why.empty() && tr != meta.end() &&
+                std::sscanf(tr->second.c_str(), "%la %la %la %la %la %la %la %la", v, v + 1, v + 2, v + 3, v + 4,
+                            v + 5, v + 6, v + 7) == 8;
+      for (int k = 0; ok && k < 8; ++k) ok = std::isfinite(v[k]);
+      if (!ok)
+        throw std::runtime_error("checkpoint '" + src.string() + "': bad partial-epoch metadata" +
+                                 (why.empty() ? std::string() : " (partial_batches " + why + ")"));
+      p.batches = nbatches;
       p.train.loss = v[0], p.train.recon = v[1], p.train.kl_z = v[2], p.train.kl_v = v[3];
       for (int k = 0; k < 4; ++k) p.train.swap[size_t(k)] = v[4 + k];
       return p;
     }
   };
+
+  // Before the first update the weights are the seeded initial ones: a non-finite loss then
+  // comes from the data (e.g. features scaled by 1e20), not from the learning rate.
+  static void check_first_step(const model::loss_terms& l, const sequence_set& train) {
+    const std::string bad = detail_div::non_finite_term(l);
+    if (bad.empty()) return;
+    float peak = 0;
+    for (float v : train.data) peak = std::max(peak, std::abs(v));
+    throw std::runtime_error("the first training batch of " + train.source + " gives a non-finite " + bad +
+                             " before any update, so the data is the problem, not the learning rate: its largest "
+                             "|value| is " + detail_div::num(double(peak)) +
+                             " (log-mel features are normally within about -30..10); check how it was made");
+  }
 
   static void accumulate(model::loss_terms& acc, const model::loss_terms& l, double w) {
     acc.loss += w * l.loss;
