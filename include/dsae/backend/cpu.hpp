@@ -409,7 +409,7 @@ struct cpu {
             Gt.noalias() += h.middleRows(prev * batch + b0, nb) * whh.transpose();
           }
         }
-        if (tiled) {  // fused gates (detail/cpu_lstm.hpp)
+        if (tiled && detail::lstm_kernels::available) {  // fused gates (detail/cpu_lstm.hpp)
           if constexpr (std::is_same_v<T, float>)
             detail::lstm_kernels::forward(nb, H, Gt.data(), k > 0 ? c.data() + (prev * batch + b0) * H : nullptr,
                                           m.rows() > 0 ? m.data() + t * batch + b0 : nullptr,
@@ -438,7 +438,7 @@ struct cpu {
       for (index_t k = Tn; k-- > 0;) {
         const index_t t = reverse ? Tn - 1 - k : k, prev = reverse ? t + 1 : t - 1;
         auto dGt = dG.middleRows(t * batch + b0, nb);
-        if (tiled) {  // fused gates, dh = dy_t + dh_rec read in place
+        if (tiled && detail::lstm_kernels::available) {  // fused gates, dh = dy_t + dh_rec read in place
           if constexpr (std::is_same_v<T, float>)
             detail::lstm_kernels::backward(nb, H, G.data() + (t * batch + b0) * 4 * H,
                                            k > 0 ? c.data() + (prev * batch + b0) * H : nullptr,
