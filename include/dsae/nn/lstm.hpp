@@ -13,6 +13,7 @@
 #include <cmath>
 #include <string>
 #include <vector>
+#include "linear.hpp"
 #include "parameters.hpp"
 
 namespace dsae::nn {
