@@ -1,7 +1,11 @@
 // dsae-eval: evaluates one trained run (docs/evaluation.md, spec/evaluation.md).
 //
 //   dsae-eval --run RUN_DIR --data DIR [--wav-examples 3] [--rpa-items 40] [--seed 0]
-//             [--pitch-tracker crepe-full|crepe-tiny|yin-dsae-v1]
+//             [--pitch-tracker crepe-full|crepe-tiny|yin-dsae-v1] [--allow-other-data]
+//
+// Refuses data other than the run was trained on (config.json's data_fingerprint) unless
+// --allow-other-data (recorded in eval.json: data_matches_run), and the audio steps (RPA,
+// WAV examples, FAD) on data that are not 80-bin log-mel; checks every input path first.
 //
 // Reads RUN_DIR/config.json (method, q, decoder, z, v) to pick the variant, loads
 // RUN_DIR/best.safetensors and writes RUN_DIR/eval.json with:
