@@ -57,14 +57,16 @@ def metrics(run):
     return rows
 
 
-# Many small steps per epoch (batch 2 over 48 training sequences), so that a signal lands
-# mid-epoch far more often than between epochs.
+# Many small steps per epoch (batch 2 over 96 training sequences), so that a signal lands
+# mid-epoch far more often than between epochs, and enough epochs after the last signal
+# that a fast machine cannot finish the run before it arrives (with 5 epochs of 24 steps
+# the run sometimes ended first: exit 0 instead of 75).
 rng = np.random.default_rng(1)
-N, T, F = 60, 12, 8
+N, T, F = 120, 12, 8
 inst = rng.integers(0, 2, N)
 x = (rng.normal(size=(N, T, F)) * 0.3 + inst[:, None, None] * np.linspace(-1, 1, F)).astype(np.float32)
 np.save(W("toy.npy"), x)
-EPOCHS = 5
+EPOCHS = 10
 CMD = [args.exe, "--data", W("toy.npy"), "--method", "ts-dsae", "--z", "3", "--v", "2", "--batch", "2",
        "--stage1-epochs", "2", "--patience", "50", "--seed", "5", "--epochs", str(EPOCHS)]
 
@@ -85,7 +87,7 @@ def interrupt(sig, after_lines, extra):
         except FileNotFoundError:
             n = 0
         if n >= after_lines:
-            time.sleep(0.05)  # into the epoch
+            time.sleep(0.01)  # into the epoch
             p.send_signal(sig)
             sent = True
             break
@@ -96,7 +98,7 @@ def interrupt(sig, after_lines, extra):
 
 
 partials = []
-for sig, after, extra in ((signal.SIGUSR1, 2, []), (signal.SIGTERM, 3, ["--resume"])):
+for sig, after, extra in ((signal.SIGUSR1, 2, []), (signal.SIGTERM, 5, ["--resume"])):
     rc, out = interrupt(sig, after, extra)
     check(rc == EXIT_STOPPED, f"{sig.name}: dsae-train exits {EXIT_STOPPED} (got {rc})")
     check("stopped" in out and "--resume" in out, f"{sig.name}: the stop is reported: "
@@ -107,7 +109,7 @@ for sig, after, extra in ((signal.SIGUSR1, 2, []), (signal.SIGTERM, 3, ["--resum
     check(int(meta.get("next_epoch", -1)) == done, f"{sig.name}: checkpoint at epoch {meta.get('next_epoch')} "
           f"= epochs in metrics.jsonl ({done})")
     partials.append(int(meta.get("partial_batches", 0)))
-    print(f"     stopped in epoch {done + 1} before batch {partials[-1]} of 24, step {meta.get('step')}")
+    print(f"     stopped in epoch {done + 1} before batch {partials[-1]} of 48, step {meta.get('step')}")
 check(any(b > 0 for b in partials), f"at least one stop fell mid-epoch (batches {partials})")
 
 # 3. Resume to the end.
