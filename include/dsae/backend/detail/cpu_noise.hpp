@@ -7,9 +7,11 @@
 // integer steps), so the values are bit-identical to prob::philox_normal on any
 // ISA: tests/backend/test_cpu_noise.cpp checks that, for AVX-512, AVX2 and
 // SSE builds alike.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "../../config.hpp"
 #include "../../prob/philox.hpp"
