@@ -4,7 +4,9 @@
 // and double, any thread count. Built for the native ISA and again for AVX2 and
 // SSE (tests/backend/CMakeLists.txt), so every vector path is checked here.
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <cstring>
+#include <utility>
 #include <dsae/backend/cpu.hpp>
 #if defined(_OPENMP)
 #include <omp.h>
@@ -70,6 +72,14 @@ BOOST_AUTO_TEST_CASE(stream_version_2_anchor) {
   // bump prob::noise_stream_version (recorded in checkpoints) fails here.
   BOOST_TEST(prob::noise_stream_version == 2);
   const prob::noise_key key{831, 0, 0};
+  // Bit patterns of version 2 (the same with a software fma: -march=x86-64).
+  const std::pair<std::uint64_t, std::uint32_t> pinned[] = {{0, 0x3ec3140eu},  {1, 0xbfa9e45du},  {17, 0xbeb0f07eu},
+                                                            {34, 0x3faa4018u}, {51, 0x3f9e2e89u}, {64, 0x3ea9d250u},
+                                                            {1000, 0x3f7a39fbu}};
+  for (const auto& [i, b] : pinned) BOOST_TEST(bits(prob::philox_normal(key, i)) == b, "element " << i);
+  cpu<float>::tensor t(1, 1001);
+  cpu<float>::normal(t, key);
+  for (const auto& [i, b] : pinned) BOOST_TEST(bits(t(0, index_t(i))) == b, "vector path, element " << i);
   const float want[4] = {prob::philox_normal(key, 0), prob::philox_normal(key, 16), prob::philox_normal(key, 32),
                          prob::philox_normal(key, 48)};
   // Slots 0..3 of counter 0: one Philox call, two Box-Muller pairs.
