@@ -6,7 +6,6 @@ config.json sizes, exceptions inside OpenMP regions. Same style as test_reliabil
 
 Exit 0 on success, 77 (ctest: skipped) when numpy is missing, 1 on failure.
 """
-import argparse
 import fcntl
 import json
 import os
@@ -18,29 +17,14 @@ import subprocess
 import sys
 import time
 
-try:
-    import numpy as np
-except ImportError:
-    print("SKIPPED: numpy not importable")
-    sys.exit(77)
+from cli_common import checks, start  # noqa: E402
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--exe", required=True)
-ap.add_argument("--data-exe")
-ap.add_argument("--eval-exe")
-ap.add_argument("--work", required=True)
-args = ap.parse_args()
-shutil.rmtree(args.work, ignore_errors=True)
-os.makedirs(args.work)
-W = lambda *p: os.path.join(args.work, *p)  # noqa: E731
-failures = []
+args, W = start(("--data-exe", "--eval-exe"))
+import numpy as np  # noqa: E402 (start() skips visibly without it)
+_checks = checks()
+check, failures, passed = _checks.check, _checks.failures, _checks.passed
 t_start = time.time()
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def run_cmd(cmd, env=None, timeout=300):

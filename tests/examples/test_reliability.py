@@ -6,7 +6,6 @@ of the checkpoint and JSON writes, a real full tmpfs, a read-only run folder).
 Exit 0 on success, 77 (ctest: skipped) when numpy is missing, 1 on failure. Checks that
 need root (tmpfs) print SKIPPED and do not fail.
 """
-import argparse
 import json
 import os
 import re
@@ -18,30 +17,14 @@ import sys
 import tempfile
 import time
 
-try:
-    import numpy as np
-except ImportError:
-    print("SKIPPED: numpy not importable")
-    sys.exit(77)
+from cli_common import checks, start  # noqa: E402
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--exe", required=True)
-ap.add_argument("--data-exe")
-ap.add_argument("--work", required=True)
-args = ap.parse_args()
-shutil.rmtree(args.work, ignore_errors=True)
-os.makedirs(args.work)
-W = lambda *p: os.path.join(args.work, *p)  # noqa: E731
-failures = []
-passed = [0]
+args, W = start(("--data-exe",))
+import numpy as np  # noqa: E402 (start() skips visibly without it)
+_checks = checks()
+check, failures, passed = _checks.check, _checks.failures, _checks.passed
 t_start = time.time()
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    passed[0] += bool(cond)
-    if not cond:
-        failures.append(what)
 
 
 def strict_json(text):

@@ -7,37 +7,23 @@ the timings), including an epoch stopped in the middle.
 
 Exit 0 on success, 77 (ctest: skipped) when numpy is missing, 1 on failure.
 """
-import argparse
 import json
 import os
-import shutil
 import signal
 import struct
 import subprocess
 import sys
 import time
 
-try:
-    import numpy as np
-except ImportError:
-    print("SKIPPED: numpy not importable")
-    sys.exit(77)
 
 EXIT_STOPPED = 75
-ap = argparse.ArgumentParser()
-ap.add_argument("--exe", required=True)
-ap.add_argument("--work", required=True)
-args = ap.parse_args()
-shutil.rmtree(args.work, ignore_errors=True)
-os.makedirs(args.work)
-W = lambda *p: os.path.join(args.work, *p)  # noqa: E731
-failures = []
+from cli_common import checks, start  # noqa: E402
 
+args, W = start(())
+import numpy as np  # noqa: E402 (start() skips visibly without it)
+_checks = checks()
+check, failures, passed = _checks.check, _checks.failures, _checks.passed
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def read_safetensors(path):
