@@ -38,3 +38,15 @@ class checks:
         self.passed[0] += bool(cond)
         if not cond:
             self.failures.append(what)
+
+
+def run_cmd(cmd, env=None, timeout=300):
+    """Runs cmd with env added to the environment; a timeout is a result (returncode -999), not an exception."""
+    import subprocess
+
+    e = dict(os.environ)
+    e.update(env or {})
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, -999, "", "timed out after %d s" % timeout)

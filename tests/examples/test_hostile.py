@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from cli_common import checks, start  # noqa: E402
+from cli_common import checks, run_cmd, start  # noqa: E402
 
 args, W = start(("--data-exe", "--eval-exe"))
 import numpy as np  # noqa: E402 (start() skips visibly without it)
@@ -26,14 +26,6 @@ check, failures, passed = _checks.check, _checks.failures, _checks.passed
 t_start = time.time()
 
 
-
-def run_cmd(cmd, env=None, timeout=300):
-    e = dict(os.environ)
-    e.update(env or {})
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(cmd, -999, "", "timed out after %d s" % timeout)
 
 
 def write(path, data):

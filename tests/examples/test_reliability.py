@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from cli_common import checks, start  # noqa: E402
+from cli_common import checks, run_cmd, start  # noqa: E402
 
 args, W = start(("--data-exe",))
 import numpy as np  # noqa: E402 (start() skips visibly without it)
@@ -79,14 +79,6 @@ EPOCHS = 3
 BASE = ["--data", W("toy.npy"), "--method", "ts-dsae", "--z", "2", "--v", "2", "--batch", "8",
         "--stage1-epochs", "1", "--patience", "50", "--seed", "3", "--quiet"]
 
-
-def run_cmd(cmd, env=None, timeout=300):
-    e = dict(os.environ)
-    e.update(env or {})
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(cmd, -999, "", "timed out after %d s" % timeout)
 
 
 def train(out, *extra, epochs=EPOCHS, env=None, data=None, timeout=300):
