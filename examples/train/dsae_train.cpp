@@ -4,9 +4,13 @@
 //              --q {factorised,full} [--decoder {factorised,richer}] --z 16
 //              --seed 831 --epochs 4000 --stage1-epochs 300 --patience 300
 //              --out RUN_DIR [--resume | --overwrite]
+//              [--lengths L.npy] [--labels Y.npy [--label-names a,b]]
+//              [--val-data V.npy [--val-lengths LV.npy] [--val-labels YV.npy] | --val-fraction 0.2]
 //
-// DIR is a dataset folder (DIR/{train,val}/features.npy + manifest.json, see
-// docs/data.md); a single .npy (N x T x F float32) is split 80/20 (seeded).
+// DIR is a dataset folder (DIR/{train,val}/features.npy + manifest.json, optional
+// lengths.npy / labels.npy per split, see docs/data.md); FILE.npy is N x T x F float32 or
+// float64, with optional lengths (frames past a sequence's length are padding: ignored) and
+// labels, validated by --val-data or a seeded random --val-fraction of FILE (default 0.2).
 // RUN_DIR receives config.json, metrics.jsonl, checkpoint.safetensors,
 // best.safetensors and, at the end, final.json.
 //
@@ -52,6 +56,7 @@ void install_stop_handlers() {
 }
 
 struct cli_options {
+  train::data_source source;  // --data, --lengths, --labels, --val-*
   std::string data, method = "ts-dsae", q = "factorised", decoder = "factorised", out;
   index_t z = 16, v = 16, epochs = 4000, stage1 = 300, patience = 300, batch = 128;
   std::uint64_t seed = 831;
@@ -59,15 +64,29 @@ struct cli_options {
   bool amsgrad = false, reshuffle = false, resume = false, overwrite = false, quiet = false;
 };
 
-std::pair<train::sequence_set, train::sequence_set> load_data(const cli_options& o) {
-  return train::load_train_val(o.data, o.seed);  // a dataset folder, or one .npy split 80/20
+train::loaded_data load_data(const cli_options& o) {
+  auto src = o.source;
+  src.data = o.data;
+  src.seed = o.seed;
+  return train::load_train_val(src);
 }
 
 nlohmann::json config_json(const cli_options& o) {
   return {{"format", io::run_format}, {"method", o.method}, {"q", o.q}, {"decoder", o.decoder}, {"z", o.z},
           {"v", o.v}, {"seed", o.seed}, {"stage1_epochs", o.stage1}, {"patience", o.patience},
           {"batch", o.batch}, {"lr", o.lr}, {"amsgrad", o.amsgrad}, {"reshuffle", o.reshuffle},
-          {"data", fs::absolute(o.data).string()}};
+          {"data", fs::absolute(o.data).string()}, {"val_fraction", o.source.val_fraction}};
+}
+
+// The files the data came from besides --data (dsae-eval and dsae-encode reuse them).
+nlohmann::json data_files(const cli_options& o) {
+  nlohmann::json j = nlohmann::json::object();
+  const auto& s = o.source;
+  for (const auto& [k, v] : {std::pair{"lengths", s.lengths}, {"labels", s.labels}, {"val_data", s.val_data},
+                             {"val_lengths", s.val_lengths}, {"val_labels", s.val_labels}})
+    if (!v.empty()) j[k] = fs::absolute(v).string();
+  if (!s.label_names.empty()) j["label_names"] = s.label_names;
+  return j;
 }
 
 nlohmann::json read_config(const fs::path& p) {
@@ -153,6 +172,7 @@ bool prepare_run_dir(const cli_options& o, const nlohmann::json& fingerprint) {
   if (plan != run_plan::fresh) io::remove_run_files(out);
   auto c = config_json(o);
   c["data_fingerprint"] = fingerprint;
+  c["data_files"] = data_files(o);
   io::write_file_atomic(out / "config.json", c.dump(2) + "\n");
   return false;
 }
@@ -179,7 +199,11 @@ int run(const cli_options& o) {
                              std::to_string(o.epochs) + "): " + o.method + " selects its best checkpoint in stage 2 "
                              "only, so stage 2 must run");
   train::trainer<Model>::check_options(to);
-  auto [tr, va] = load_data(o);
+  auto loaded = load_data(o);
+  for (const auto& n : loaded.notes) std::printf("note: %s\n", n.c_str());
+  std::printf("validation: %s\n", loaded.split.c_str());
+  auto& tr = loaded.train;
+  auto& va = loaded.val;
   model::model_sizes s;
   s.x_dim = tr.features;
   s.z_dim = o.z;
@@ -235,7 +259,15 @@ int dispatch_method(const cli_options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"dsae-train: train DSAE / DSAE-f / TS-DSAE (Luo, Ewert, Dixon, IJCAI 2022)"};
   cli_options o;
-  app.add_option("--data", o.data, "dataset folder or N x T x F float32 .npy")->required();
+  app.add_option("--data", o.data, "dataset folder or N x T x F .npy (float32 or float64)")->required();
+  app.add_option("--lengths", o.source.lengths, "N integers: valid frames of each sequence of --data (1..T)");
+  app.add_option("--labels", o.source.labels, "N or N x K integers: labels of --data (evaluation, --eval-every)");
+  app.add_option("--label-names", o.source.label_names, "names of the K label columns")->delimiter(',');
+  app.add_option("--val-data", o.source.val_data, "validation sequences (default: --val-fraction of --data)");
+  app.add_option("--val-lengths", o.source.val_lengths, "lengths of --val-data");
+  app.add_option("--val-labels", o.source.val_labels, "labels of --val-data");
+  app.add_option("--val-fraction", o.source.val_fraction, "seeded random validation share of --data.npy")
+      ->check(CLI::Range(1e-6, 0.999999))->capture_default_str();
   app.add_option("--method", o.method)->check(CLI::IsMember({"dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"}));
   app.add_option("--q", o.q, "local posterior")->check(CLI::IsMember({"factorised", "full"}));
   app.add_option("--decoder", o.decoder)->check(CLI::IsMember({"factorised", "richer"}));

@@ -85,12 +85,22 @@ BOOST_AUTO_TEST_CASE(errors_name_the_file) {
   BOOST_TEST(has(e, "2 dimensions"));
   BOOST_TEST(has(e, "expected 3"));
 
-  // Wrong dtype: float64.
-  const auto f8 = (tmp.path / "f8.npy").string();
-  xt::dump_npy(f8, xt::xtensor<double, 3>(xt::zeros<double>({std::size_t(1), std::size_t(2), std::size_t(2)})));
-  e = error_of([&] { dd::load_features(f8); });
-  BOOST_TEST(has(e, f8));
-  BOOST_TEST(has(e, "'<f8'"));
+  // Wrong dtype: an integer array where features are expected (float64 is read: below).
+  const auto i4 = (tmp.path / "i4.npy").string();
+  xt::dump_npy(i4, xt::xtensor<int, 3>(xt::zeros<int>({std::size_t(1), std::size_t(2), std::size_t(2)})));
+  e = error_of([&] { dd::load_features(i4); });
+  BOOST_TEST(has(e, i4));
+  BOOST_TEST(has(e, "'<i4'"));
+  BOOST_TEST(has(e, "astype(np.float32)"));
+
+  // float64 beyond float32's range.
+  const auto big = (tmp.path / "big.npy").string();
+  xt::xtensor<double, 3> d = xt::zeros<double>({std::size_t(1), std::size_t(2), std::size_t(2)});
+  d(0, 1, 0) = 1e300;
+  xt::dump_npy(big, d);
+  e = error_of([&] { dd::load_features(big); });
+  BOOST_TEST(has(e, big));
+  BOOST_TEST(has(e, "float32's range"));
 
   // NaN.
   const auto nan = (tmp.path / "nan.npy").string();
@@ -113,6 +123,53 @@ BOOST_AUTO_TEST_CASE(errors_name_the_file) {
   BOOST_TEST(has(e, "truncated"));
 }
 
+// numpy's default dtypes: float64 features are converted (exactly where float32 can hold
+// the value), NaN is allowed when the caller asks (padding), integer arrays of every width
+// and signedness are read as int64 for lengths and labels.
+BOOST_AUTO_TEST_CASE(float64_and_integer_arrays) {
+  dsae_test::temp_dir tmp("npy_dtypes");
+  const auto f8 = (tmp.path / "f8.npy").string();
+  xt::xtensor<double, 3> d = xt::zeros<double>({std::size_t(2), std::size_t(3), std::size_t(2)});
+  for (std::size_t i = 0; i < d.size(); ++i) d.data()[i] = 0.1 * double(i) - 0.5;
+  d(1, 2, 1) = std::numeric_limits<double>::quiet_NaN();
+  xt::dump_npy(f8, d);
+  BOOST_TEST(dd::npy_dtype(f8) == "<f8");
+  BOOST_TEST(has(error_of([&] { dd::load_features(f8); }), "NaN"));
+  const auto x = dd::load_features(f8, false);
+  for (std::size_t i = 0; i + 1 < d.size(); ++i) BOOST_TEST(x.data()[i] == float(d.data()[i]));
+  BOOST_TEST(std::isnan(x(1, 2, 1)));
+
+  auto check_int = [&](auto type_tag, const char* name) {
+    using I = decltype(type_tag);
+    const auto p = (tmp.path / name).string();
+    xt::xtensor<I, 1> a = xt::zeros<I>({std::size_t(4)});
+    a(0) = I(1);
+    a(1) = std::numeric_limits<I>::max();
+    a(2) = std::numeric_limits<I>::min();
+    a(3) = I(7);
+    xt::dump_npy(p, a);
+    const auto b = dd::load_npy_int<1>(p);
+    BOOST_TEST_REQUIRE(b.size() == 4u);
+    for (std::size_t i = 0; i < 4; ++i) BOOST_TEST(b(i) == std::int64_t(a(i)), name << " item " << i);
+  };
+  check_int(std::int8_t{}, "i1.npy");
+  check_int(std::uint8_t{}, "u1.npy");
+  check_int(std::int16_t{}, "i2.npy");
+  check_int(std::uint16_t{}, "u2.npy");
+  check_int(std::int32_t{}, "i4.npy");
+  check_int(std::uint32_t{}, "u4.npy");
+  check_int(std::int64_t{}, "i8.npy");
+  // uint64 beyond int64, and a float array given as labels: refused with the file named.
+  const auto u8 = (tmp.path / "u8.npy").string();
+  xt::xtensor<std::uint64_t, 1> u = {1, std::numeric_limits<std::uint64_t>::max()};
+  xt::dump_npy(u8, u);
+  auto e = error_of([&] { dd::load_npy_int<1>(u8); });
+  BOOST_TEST(has(e, u8));
+  BOOST_TEST(has(e, "beyond int64"));
+  e = error_of([&] { dd::load_npy_int<3>(f8); });
+  BOOST_TEST(has(e, f8));
+  BOOST_TEST(has(e, "expected an integer array"));
+}
 
 // Hand-made .npy images for the hostile-input regressions (issue 13, items 1 and 2).
 namespace {

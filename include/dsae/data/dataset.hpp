@@ -6,6 +6,13 @@
 //                                "items": one object per item, in split order
 //   DIR/<split>/features.npy     N x T x F float32 log-mel (T = 251, F = 80)
 //   DIR/<split>/wav/*.wav        optional listening copies (item field "wav")
+//   DIR/<split>/lengths.npy      optional: N integers, the valid frames of each sequence
+//                                (1 <= length <= T; frames past it are padding, ignored)
+//   DIR/<split>/labels.npy       optional: N x K (or N) integers, K labels per sequence,
+//                                named by the manifest's "label_names" (default label0..)
+//
+// "items" may be absent for a dataset of one's own (no per-item metadata); dMelodies and
+// URMP write them.
 //
 // Every item has "split", "index" (row in its split's features.npy) and "instrument";
 // dMelodies items add "row" (dataset row index), "factors" {tonic, octave, ...} and
@@ -20,6 +27,7 @@
 //   write_dataset(dir, header, features, items)   features before manifest, atomic renames
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -62,9 +70,11 @@ struct item_label {
 
 struct split_data {
   xt::xtensor<float, 3> features;   // N x T x F
-  std::vector<item_label> labels;   // N
+  std::vector<item_label> labels;   // N (default item_labels when the manifest has no items)
+  std::vector<std::int64_t> lengths;         // N, or empty = every sequence has T frames
+  xt::xtensor<std::int64_t, 2> label_values; // N x K from labels.npy (K = 0 without one)
 
-  std::size_t size() const { return labels.size(); }
+  std::size_t size() const { return features.shape(0); }
   // N instrument ids.
   xt::xtensor<int, 1> instrument_ids() const {
     xt::xtensor<int, 1> out = xt::zeros<int>({labels.size()});
@@ -84,6 +94,7 @@ struct dataset {
   std::filesystem::path dir;
   nlohmann::json manifest;
   std::vector<std::string> instruments;
+  std::vector<std::string> label_names;  // K names of split_data::label_values' columns
   std::map<std::string, split_data> splits;
 
   bool has(const std::string& split) const { return splits.count(split) != 0; }
@@ -360,6 +371,80 @@ inline std::map<std::string, std::vector<item_label>> index_items(const nlohmann
                                  " feature rows but row " + std::to_string(i) + " has no item");
   return out;
 }
+// lengths.npy of a split: N integers in 1..T.
+inline std::vector<std::int64_t> load_lengths(const std::string& path, std::size_t n, std::size_t frames) {
+  const auto a = load_npy_int<1>(path);
+  if (a.size() != n)
+    throw std::runtime_error(path + ": " + std::to_string(a.size()) + " lengths for " + std::to_string(n) +
+                             " sequences");
+  for (std::size_t i = 0; i < n; ++i)
+    if (a(i) < 1 || std::uint64_t(a(i)) > frames)
+      throw std::runtime_error(path + ": sequence " + std::to_string(i) + " has length " + std::to_string(a(i)) +
+                               ", expected 1.." + std::to_string(frames) + " (the frames of its features)");
+  return {a.begin(), a.end()};
+}
+// labels.npy of a split: N or N x K integers.
+inline xt::xtensor<std::int64_t, 2> load_labels(const std::string& path, std::size_t n) {
+  xt::xtensor<std::int64_t, 2> out;
+  const auto dims = [&] {
+    const auto file_size = checked_file_size(path);
+    std::ifstream in(path, std::ios::binary);
+    return read_npy_header(in, file_size, path).shape.size();
+  }();
+  if (dims == 1) {
+    const auto a = load_npy_int<1>(path);
+    out = xt::xtensor<std::int64_t, 2>::from_shape({a.size(), std::size_t(1)});
+    std::copy(a.begin(), a.end(), out.begin());
+  } else {
+    out = load_npy_int<2>(path);  // names any other rank in its error
+  }
+  if (out.shape(0) != n)
+    throw std::runtime_error(path + ": labels for " + std::to_string(out.shape(0)) + " sequences, the features have " +
+                             std::to_string(n));
+  if (out.shape(1) == 0 || out.shape(1) > 64)
+    throw std::runtime_error(path + ": " + std::to_string(out.shape(1)) + " labels per sequence, expected 1..64");
+  return out;
+}
+inline void check_valid_frames_finite(const xt::xtensor<float, 3>& x, const std::vector<std::int64_t>& lengths,
+                                      const std::string& path) {
+  const std::size_t N = x.shape(0), T = x.shape(1), F = x.shape(2);
+  for (std::size_t i = 0; i < N; ++i) {
+    const std::size_t len = lengths.empty() ? T : std::size_t(lengths[i]);
+    const float* p = x.data() + i * T * F;
+    for (std::size_t k = 0; k < len * F; ++k)
+      if (!std::isfinite(p[k]))
+        throw std::runtime_error(path + ": sequence " + std::to_string(i) + " frame " + std::to_string(k / F) +
+                                 " feature " + std::to_string(k % F) + " is NaN or Inf" +
+                                 (lengths.empty() ? std::string(" (padding? give the lengths in lengths.npy)")
+                                                  : std::string(" (inside its length)")));
+  }
+}
+// The manifest's "label_names" (K strings), or label0..; every split with labels has K columns.
+inline std::vector<std::string> label_names(const dataset& ds, const std::string& where) {
+  std::size_t k = 0;
+  bool any = false;
+  for (const auto& [name, sd] : ds.splits) {
+    if (sd.label_values.size() == 0) continue;
+    if (any && sd.label_values.shape(1) != k)
+      throw std::runtime_error(where + ": split '" + name + "' has " + std::to_string(sd.label_values.shape(1)) +
+                               " labels per sequence, another split " + std::to_string(k));
+    k = sd.label_values.shape(1);
+    any = true;
+  }
+  std::vector<std::string> names;
+  if (ds.manifest.contains("label_names")) {
+    const auto& j = ds.manifest["label_names"];
+    if (!j.is_array() || !std::all_of(j.begin(), j.end(), [](const auto& e) { return e.is_string(); }))
+      throw std::runtime_error(where + ": \"label_names\" must be an array of strings");
+    names = j.get<std::vector<std::string>>();
+    if (names.size() != k)
+      throw std::runtime_error(where + ": \"label_names\" names " + std::to_string(names.size()) +
+                               " labels, labels.npy has " + std::to_string(k) + " per sequence");
+  } else {
+    for (std::size_t i = 0; i < k; ++i) names.push_back("label" + std::to_string(i));
+  }
+  return names;
+}
 }  // namespace detail
 
 // Loads and validates DIR (manifest + every split it lists). Throws std::runtime_error
@@ -387,7 +472,6 @@ inline dataset load_dataset(const std::filesystem::path& dir) {
       throw std::runtime_error(where + ": \"format\" is not '" + dataset_format + "'");
     ds.instruments = ds.manifest.value("instruments", std::vector<std::string>{});
     const auto& splits = ds.manifest.at("splits");
-    const auto& items = ds.manifest.at("items");
     std::size_t T = 0, F = 0;
     bool first = true;
     for (auto it = splits.begin(); it != splits.end(); ++it) {
@@ -398,7 +482,7 @@ inline dataset load_dataset(const std::filesystem::path& dir) {
         throw std::runtime_error(where + ": split '" + name + "' features path '" + rel +
                                  "' must be a relative path inside the dataset folder");
       split_data sd;
-      sd.features = load_features((dir / rel).string());
+      sd.features = load_features((dir / rel).string(), false);  // finiteness: below, valid frames only
       const std::size_t count = detail::json_count(it.value(), "count", detail::max_items, where);
       if (sd.features.shape(0) != count)
         throw std::runtime_error((dir / rel).string() + ": has " +
@@ -417,12 +501,22 @@ inline dataset load_dataset(const std::filesystem::path& dir) {
                                  " bins; a dataset needs at least one of each");
       first = false;
       sd.labels.resize(count);
+      const fs::path side = (dir / rel).parent_path();
+      if (std::error_code ec; fs::exists(fs::symlink_status(side / "lengths.npy", ec)))
+        sd.lengths = detail::load_lengths((side / "lengths.npy").string(), count, T);
+      if (std::error_code ec; fs::exists(fs::symlink_status(side / "labels.npy", ec)))
+        sd.label_values = detail::load_labels((side / "labels.npy").string(), count);
+      // Padding may hold anything (NaN included): only valid frames must be finite.
+      detail::check_valid_frames_finite(sd.features, sd.lengths, (dir / rel).string());
       ds.splits.emplace(name, std::move(sd));
     }
     std::map<std::string, std::size_t> rows;
     for (const auto& [name, sd] : ds.splits) rows[name] = sd.labels.size();
-    auto labels = detail::index_items(items, rows, ds.instruments, where);
-    for (auto& [name, l] : labels) ds.splits[name].labels = std::move(l);
+    if (ds.manifest.contains("items")) {
+      auto labels = detail::index_items(ds.manifest.at("items"), rows, ds.instruments, where);
+      for (auto& [name, l] : labels) ds.splits[name].labels = std::move(l);
+    }
+    ds.label_names = detail::label_names(ds, where);
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(where + ": malformed manifest: " + e.what());
   }

@@ -4,12 +4,17 @@
 // the file, and errors that name the file.
 //
 // Public API (namespace dsae::data):
-//   load_npy_float<N>(path)   any N-d little-endian float32 C-order .npy -> xt::xtensor<float,N>
+//   load_npy_float<N>(path[, finite])   any N-d little-endian float32 or float64 C-order .npy
+//                             -> xt::xtensor<float,N> (float64 converted; values beyond float32's
+//                             range refused); finite = false leaves NaN/Inf to the caller
+//                             (padding past a sequence's length may hold anything)
 //   load_npy_float<N>(bytes, source)   the same from a file image in memory
-//   load_features(path)       an N x T x F float32 .npy (the trainer's input) -> xtensor<float,3>
+//   load_npy_int<N>(path)     any integer (or bool) dtype -> xt::xtensor<std::int64_t,N>
+//   npy_dtype(path)           the file's dtype string ('<f8', '|u1', ...), header checked
+//   load_features(path[, finite])   an N x T x F float .npy (the trainer's input) -> xtensor<float,3>
 //   save_npy(path, array)     writes via a temporary file, fsync + rename (io/atomic_file.hpp)
 // All loaders throw std::runtime_error "<path>: <problem>" for a missing file, a file that
-// is not .npy, a dtype other than <f4, Fortran order, a wrong rank, a header or payload
+// is not .npy, an unsupported dtype, Fortran order, a wrong rank, a header or payload
 // that does not fit the file's size, or a NaN/Inf value. Nothing is allocated from a size
 // read in the header before that size is checked against the file (overflow-safe).
 #include <array>
@@ -197,51 +202,127 @@ inline npy_header read_npy_header(std::istream& in, std::uint64_t file_size, con
   return h;
 }
 
+// Bytes per element of the dtypes dsae reads; 0 for any other.
+inline std::size_t npy_item_size(const std::string& d) {
+  if (d == "<f4" || d == "<i4" || d == "<u4") return 4;
+  if (d == "<f8" || d == "<i8" || d == "<u8") return 8;
+  if (d == "<i2" || d == "<u2") return 2;
+  if (d == "|i1" || d == "|u1" || d == "|b1") return 1;
+  return 0;
+}
+
+// Checks dtype kind, order, rank and payload size against the file; returns the header.
 template <std::size_t N>
-xt::xtensor<float, N> load_npy_stream(std::istream& in, std::uint64_t file_size, const std::string& path) {
+npy_header check_npy(std::istream& in, std::uint64_t file_size, const std::string& path, bool want_float) {
   const npy_header h = read_npy_header(in, file_size, path);
-  if (h.descr != "<f4")
-    npy_fail(path, "dtype is '" + h.descr + "', expected float32 ('<f4')");
+  const std::size_t item = npy_item_size(h.descr);
+  const bool is_float = h.descr == "<f4" || h.descr == "<f8";
+  if (want_float && !is_float)
+    npy_fail(path, "dtype is '" + h.descr + "', expected float32 ('<f4') or float64 ('<f8')" +
+                       (item ? std::string(" (an integer array: convert it with x.astype(np.float32))") : ""));
+  if (!want_float && (item == 0 || is_float))
+    npy_fail(path, "dtype is '" + h.descr + "', expected an integer array (int8..int64, uint8..uint64 or bool)" +
+                       (is_float ? std::string(" (convert it with y.astype(np.int64))") : ""));
   if (h.fortran_order && h.shape.size() > 1)
     npy_fail(path, "Fortran-ordered array; save it C-ordered (np.ascontiguousarray)");
   if (h.shape.size() != N)
     npy_fail(path, "array has " + std::to_string(h.shape.size()) + " dimensions " + shape_text(h.shape) +
                        ", expected " + std::to_string(N));
   const std::uint64_t avail = file_size - h.data_offset;
-  if (h.numel > avail / 4)
+  if (h.numel > avail / item)
     npy_fail(path, "truncated: the header's shape " + shape_text(h.shape) + " promises " +
-                       (h.numel > std::numeric_limits<std::uint64_t>::max() / 4
+                       (h.numel > std::numeric_limits<std::uint64_t>::max() / item
                             ? std::string("more than 2^64")
-                            : std::to_string(h.numel * 4)) +
+                            : std::to_string(h.numel * item)) +
                        " bytes of data, the file holds " + std::to_string(avail));
-  if (h.numel * 4 != avail)
-    npy_fail(path, std::to_string(avail - h.numel * 4) + " trailing bytes after the data of shape " +
+  if (h.numel * item != avail)
+    npy_fail(path, std::to_string(avail - h.numel * item) + " trailing bytes after the data of shape " +
                        shape_text(h.shape));
+  return h;
+}
+
+template <std::size_t N>
+std::array<std::size_t, N> npy_shape(const npy_header& h) {
   std::array<std::size_t, N> shape{};
   for (std::size_t i = 0; i < N; ++i) shape[i] = std::size_t(h.shape[i]);
-  xt::xtensor<float, N> out(shape);  // numel * 4 bytes, checked against the file above
+  return shape;
+}
+
+template <std::size_t N>
+xt::xtensor<float, N> load_npy_stream(std::istream& in, std::uint64_t file_size, const std::string& path,
+                                      bool require_finite = true) {
+  const npy_header h = check_npy<N>(in, file_size, path, true);
+  xt::xtensor<float, N> out(npy_shape<N>(h));  // sizes checked against the file above
   in.seekg(std::streamoff(h.data_offset));
-  if (h.numel && !in.read(reinterpret_cast<char*>(out.data()), std::streamsize(h.numel * 4)))
-    npy_fail(path, "truncated: read failed inside the data");
-  for (std::size_t i = 0; i < out.size(); ++i)
-    if (!std::isfinite(out.data()[i]))
-      npy_fail(path, "value " + std::to_string(i) + " (flat index) is NaN or Inf");
+  if (h.descr == "<f4") {
+    if (h.numel && !in.read(reinterpret_cast<char*>(out.data()), std::streamsize(h.numel * 4)))
+      npy_fail(path, "truncated: read failed inside the data");
+  } else {  // float64 (numpy's default): converted in chunks, so no second full-size buffer
+    std::vector<double> buf(std::size_t(std::min<std::uint64_t>(h.numel, 1 << 16)));
+    for (std::uint64_t k = 0; k < h.numel;) {
+      const std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), h.numel - k));
+      if (!in.read(reinterpret_cast<char*>(buf.data()), std::streamsize(n * 8)))
+        npy_fail(path, "truncated: read failed inside the data");
+      for (std::size_t j = 0; j < n; ++j) {
+        const double v = buf[j];
+        if (std::isfinite(v) && std::abs(v) > double(std::numeric_limits<float>::max()))
+          npy_fail(path, "value " + std::to_string(k + j) + " (flat index) is " + std::to_string(v) +
+                             ", beyond float32's range");
+        out.data()[k + j] = float(v);
+      }
+      k += n;
+    }
+  }
+  if (require_finite)
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (!std::isfinite(out.data()[i]))
+        npy_fail(path, "value " + std::to_string(i) + " (flat index) is NaN or Inf");
   return out;
+}
+
+template <std::size_t N>
+xt::xtensor<std::int64_t, N> load_npy_int_stream(std::istream& in, std::uint64_t file_size, const std::string& path) {
+  const npy_header h = check_npy<N>(in, file_size, path, false);
+  const std::size_t item = npy_item_size(h.descr);
+  xt::xtensor<std::int64_t, N> out(npy_shape<N>(h));
+  std::vector<unsigned char> bytes(std::size_t(h.numel * item));  // checked against the file above
+  in.seekg(std::streamoff(h.data_offset));
+  if (h.numel && !in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size())))
+    npy_fail(path, "truncated: read failed inside the data");
+  const bool is_signed = h.descr[1] == 'i';
+  for (std::size_t i = 0; i < std::size_t(h.numel); ++i) {
+    std::uint64_t u = 0;
+    for (std::size_t b = 0; b < item; ++b) u |= std::uint64_t(bytes[i * item + b]) << (8 * b);  // little-endian
+    std::int64_t v;
+    if (is_signed && item < 8 && (u >> (8 * item - 1)) & 1) u |= ~std::uint64_t(0) << (8 * item);  // sign-extend
+    if (!is_signed && item == 8 && u > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
+      npy_fail(path, "value " + std::to_string(i) + " (flat index) is " + std::to_string(u) + ", beyond int64");
+    std::memcpy(&v, &u, sizeof v);
+    if (h.descr == "|b1" && u > 1) npy_fail(path, "value " + std::to_string(i) + " is not a valid bool byte");
+    out.data()[i] = v;
+  }
+  return out;
+}
+
+inline std::uint64_t checked_file_size(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) npy_fail(path, "file not found");
+  if (!std::filesystem::is_regular_file(path, ec))
+    npy_fail(path, "not a regular file (a FIFO, device or folder); refusing to read it");
+  const auto file_size = std::filesystem::file_size(path, ec);
+  if (ec) npy_fail(path, "cannot determine the file size: " + ec.message());
+  return file_size;
 }
 }  // namespace detail
 
-// requires: path holds a float32 .npy of rank N. ensures: finite values, the file's shape.
+// requires: path holds a float32 or float64 .npy of rank N. ensures: the file's shape;
+// finite values unless require_finite is false.
 template <std::size_t N>
-xt::xtensor<float, N> load_npy_float(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) detail::npy_fail(path, "file not found");
-  if (!std::filesystem::is_regular_file(path, ec))
-    detail::npy_fail(path, "not a regular file (a FIFO, device or folder); refusing to read it");
-  const auto file_size = std::filesystem::file_size(path, ec);
-  if (ec) detail::npy_fail(path, "cannot determine the file size: " + ec.message());
+xt::xtensor<float, N> load_npy_float(const std::string& path, bool require_finite = true) {
+  const auto file_size = detail::checked_file_size(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) detail::npy_fail(path, "cannot open for reading");
-  return detail::load_npy_stream<N>(in, file_size, path);
+  return detail::load_npy_stream<N>(in, file_size, path, require_finite);
 }
 
 // The same from a whole file image in memory (used by the fuzz targets).
@@ -251,9 +332,31 @@ xt::xtensor<float, N> load_npy_float(std::string_view bytes, const std::string& 
   return detail::load_npy_stream<N>(in, bytes.size(), source);
 }
 
-// The trainer's entry point: any N x T x F float32 .npy.
-inline xt::xtensor<float, 3> load_features(const std::string& path) {
-  return load_npy_float<3>(path);
+// requires: path holds an integer or bool .npy of rank N (lengths, labels).
+template <std::size_t N>
+xt::xtensor<std::int64_t, N> load_npy_int(const std::string& path) {
+  const auto file_size = detail::checked_file_size(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) detail::npy_fail(path, "cannot open for reading");
+  return detail::load_npy_int_stream<N>(in, file_size, path);
+}
+template <std::size_t N>
+xt::xtensor<std::int64_t, N> load_npy_int(std::string_view bytes, const std::string& source) {
+  std::istringstream in{std::string(bytes)};
+  return detail::load_npy_int_stream<N>(in, bytes.size(), source);
+}
+
+// The dtype string of a .npy file (its header checked), e.g. to say that float64 was converted.
+inline std::string npy_dtype(const std::string& path) {
+  const auto file_size = detail::checked_file_size(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) detail::npy_fail(path, "cannot open for reading");
+  return detail::read_npy_header(in, file_size, path).descr;
+}
+
+// The trainer's entry point: any N x T x F float32/float64 .npy.
+inline xt::xtensor<float, 3> load_features(const std::string& path, bool require_finite = true) {
+  return load_npy_float<3>(path, require_finite);
 }
 
 // Writes a float32 array as .npy (version 1.0, C order) atomically (io/atomic_file.hpp).
