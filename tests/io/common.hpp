@@ -1,7 +1,10 @@
 #pragma once
 // Shared helpers of the io tests.
+#include <boost/test/unit_test.hpp>
+
 #include <dsae/io/safetensors.hpp>
 
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,6 +18,18 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
+}
+
+// True when f throws an exception whose message holds `needle` (else the message is logged).
+inline bool throws_with(auto&& f, const std::string& needle) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    const bool ok = std::string(e.what()).find(needle) != std::string::npos;
+    if (!ok) BOOST_TEST_MESSAGE("unexpected message: " << e.what());
+    return ok;
+  }
+  return false;
 }
 
 inline std::vector<char> slurp(const std::filesystem::path& p) {

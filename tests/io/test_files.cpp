@@ -30,16 +30,6 @@ std::string slurp_text(const fs::path& p) {
 void put(const fs::path& p, const std::string& s) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
 }
-bool throws_with(auto&& f, const std::string& needle) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    const bool ok = std::string(e.what()).find(needle) != std::string::npos;
-    if (!ok) BOOST_TEST_MESSAGE("unexpected message: " << e.what());
-    return ok;
-  }
-  return false;
-}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(io_files)
