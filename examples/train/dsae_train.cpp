@@ -231,7 +231,18 @@ int run(const cli_options& o) {
                 (unsigned long long)t.state().step, o.out.c_str(), exit_stopped);
     return exit_stopped;
   }
+  // Collapse warnings of the whole run (earlier calls' too, when resumed): metrics.jsonl keeps them.
+  nlohmann::json warnings = nlohmann::json::array();
+  {
+    std::ifstream in(fs::path(o.out) / "metrics.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("warnings") && j["warnings"].is_array())
+        for (const auto& w : j["warnings"]) warnings.push_back(w);
+    }
+  }
   nlohmann::json fin = {{"variant", Model::variant_name()},
+                        {"warnings", warnings},
                         {"best_epoch", r.best_epoch},
                         {"best_val_loss", r.best_val},
                         {"epochs_run_this_call", r.epochs_run},

@@ -15,6 +15,12 @@
 //     improved, one JSON line in metrics.jsonl, one progress line.
 //   * Resuming from checkpoint.safetensors continues bit-identically: noise is
 //     counter-based on (seed, step), batch order on (seed, epoch).
+//   * Optional per-epoch evaluation (evaluate_every, evaluate: e.g. the swap protocol's F1,
+//     logged as "eval" in the metrics line) and per-step observation (on_step: TensorBoard).
+//   * Collapse warnings: when the validation KL of a latent is below collapse_nats per
+//     dimension where that KL is against N(0, I) (KL_v at the end of stage 1 and, for
+//     single-stage methods, at the end; KL_z at the end), the metrics line of that epoch
+//     gets "warnings" and the progress log says so (fit_result::warnings).
 //   * Graceful stop: when *options.stop becomes true (a signal handler sets it),
 //     fit() writes the checkpoint at the next step boundary, mid-epoch if need
 //     be (metadata partial_batches + partial_train), and returns with
@@ -50,6 +56,17 @@ struct trainer_options {
   bool verbose = true;
   // Called after every epoch with (epoch, train terms, validation terms).
   std::function<void(index_t, const model::loss_terms&, const model::loss_terms&)> on_epoch;
+  // Called after every optimiser step with (step index, stage, the step's terms).
+  std::function<void(std::uint64_t, int, const model::loss_terms&)> on_step;
+  // Every evaluate_every epochs (0 = never; counted from epoch 1) and at the last epoch,
+  // evaluate(epoch) returns named numbers for the metrics line's "eval" (and on_epoch_eval).
+  // It must not change the parameters (results stay bit-identical with and without it).
+  index_t evaluate_every = 0;
+  std::function<std::vector<std::pair<std::string, double>>(index_t)> evaluate;
+  std::function<void(index_t, const std::vector<std::pair<std::string, double>>&)> on_epoch_eval;
+  // Collapse threshold: a latent whose KL to N(0, I) is below this many nats per dimension
+  // carries (almost) no information.
+  double collapse_nats = 0.01;
   // Checked before every optimiser step (may be set from a signal handler).
   const std::atomic<bool>* stop = nullptr;
 };
@@ -59,6 +76,7 @@ struct fit_result {
   double best_val = 0;
   bool early_stopped = false;
   bool stopped = false;  // *options.stop was seen: checkpoint written, run not finished
+  std::vector<std::string> warnings;  // collapse warnings of this call (also in metrics.jsonl)
 };
 
 template <class Model>
@@ -167,6 +185,7 @@ class trainer {
         m_opt.step();
         ++m_state.step;
         accumulate(tr, l, double(n) / double(train.count));
+        if (m_o.on_step) m_o.on_step(m_state.step - 1, stage, l);
       }
       std::vector<index_t> vidx(size_t(val.count));
       for (index_t i = 0; i < val.count; ++i) vidx[size_t(i)] = i;
@@ -196,11 +215,22 @@ class trainer {
       }
       m_state.next_epoch = epoch + 1;
       if (m_state.next_epoch >= m_o.max_epochs) m_state.finished = true;
+      std::vector<std::pair<std::string, double>> evals;
+      if (m_o.evaluate && m_o.evaluate_every > 0 &&
+          ((epoch + 1) % m_o.evaluate_every == 0 || m_state.finished)) {
+        evals = m_o.evaluate(epoch);
+        if (m_o.on_epoch_eval) m_o.on_epoch_eval(epoch, evals);
+      }
+      const std::vector<std::string> warnings = collapse_warnings(epoch, stage, va);
+      for (const auto& w : warnings) {
+        std::printf("warning: %s\n", w.c_str());
+        r.warnings.push_back(w);
+      }
       const double secs = seconds_since(t0);
       if (!m_o.out_dir.empty()) {
         // Metrics line first: a kill before the checkpoint redoes this epoch, and the
         // resumed run's jsonl_log::open drops the line again.
-        metrics.append(json_line(epoch, stage, tr, va, secs, improved));
+        metrics.append(json_line(epoch, stage, tr, va, secs, improved, evals, warnings));
         if (improved) save_weights(m_o.out_dir / "best.safetensors", m_model);
         save_checkpoint(checkpoint_path(), m_model, m_opt, m_state);
       }
@@ -214,6 +244,16 @@ class trainer {
                     (long long)epoch + 1, (long long)m_o.max_epochs, stage, tr.loss, tr.recon, klz, tr.kl_v,
                     tr.swap[0] + tr.swap[1] + tr.swap[2] + tr.swap[3], va.loss, improved ? " *" : "", secs,
                     duration(eta).c_str());
+        std::fflush(stdout);
+      }
+      if (m_o.verbose && !evals.empty()) {
+        std::string line = "  eval:";
+        char b[96];
+        for (const auto& [k, v] : evals) {
+          std::snprintf(b, sizeof b, " %s %.4g", k.c_str(), v);
+          line += b;
+        }
+        std::printf("%s\n", line.c_str());
         std::fflush(stdout);
       }
       if (m_o.on_epoch) m_o.on_epoch(epoch, tr, va);
@@ -295,8 +335,38 @@ class trainer {
     std::snprintf(b, sizeof b, "%lldh%02lldm%02llds", t / 3600, (t / 60) % 60, t % 60);
     return b;
   }
+  // The collapse check at the end of a stage (see the header comment).
+  std::vector<std::string> collapse_warnings(index_t epoch, int stage, const model::loss_terms& va) const {
+    std::vector<std::string> out;
+    const bool end_of_stage1 = Model::policy::two_stage && stage == 1 && epoch + 1 == m_o.stage1_epochs;
+    const bool end = m_state.finished;
+    if (!end_of_stage1 && !end) return out;
+    const auto& sz = m_model.sizes();
+    char b[400];
+    // KL_v is against N(0, I) in stage 1 and in single-stage methods; TS-DSAE's stage-2 KL_v
+    // is against the frozen snapshot, where a small value is the point, not a collapse.
+    const bool kl_v_to_standard = end_of_stage1 || !Model::policy::two_stage || !Model::prior_v_type::uses_snapshot;
+    if (kl_v_to_standard && va.kl_v < m_o.collapse_nats * double(sz.v_dim)) {
+      std::snprintf(b, sizeof b, "epoch %lld (end of %s): the global latent v looks unused (validation KL_v "
+                    "%.4g nats per sequence, below %g per dimension x %lld): v carries almost nothing about the "
+                    "sequence (posterior collapse)", (long long)epoch + 1, end_of_stage1 ? "stage 1" : "training",
+                    va.kl_v, m_o.collapse_nats, (long long)sz.v_dim);
+      out.push_back(b);
+    }
+    if (end && stage == 2 && va.kl_z < m_o.collapse_nats * double(sz.z_dim)) {
+      std::snprintf(b, sizeof b, "epoch %lld (end of training): the local latent z looks unused (validation KL_z %.4g nats "
+                    "per frame, below %g per dimension x %lld): the frames are not encoded (posterior collapse; "
+                    "check the reconstruction, and that padding is declared with --lengths)", (long long)epoch + 1,
+                    va.kl_z, m_o.collapse_nats, (long long)sz.z_dim);
+      out.push_back(b);
+    }
+    return out;
+  }
+
   static std::string json_line(index_t epoch, int stage, const model::loss_terms& tr, const model::loss_terms& va,
-                               double secs, bool improved) {
+                               double secs, bool improved,
+                               const std::vector<std::pair<std::string, double>>& evals = {},
+                               const std::vector<std::string>& warnings = {}) {
     char b[1024], klz[32] = "null";  // train kl_z: null when the steps skipped it (stage 1)
     if (tr.kl_z_computed) std::snprintf(klz, sizeof klz, "%.9g", tr.kl_z);
     std::snprintf(b, sizeof b,
@@ -306,7 +376,37 @@ class trainer {
                   (long long)epoch, stage, tr.loss, tr.recon, klz, tr.kl_v, tr.swap[0], tr.swap[1], tr.swap[2],
                   tr.swap[3], va.loss, va.recon, va.kl_z, va.kl_v, va.swap[0], va.swap[1], va.swap[2], va.swap[3], secs,
                   improved ? "true" : "false");
-    return b;
+    std::string line = b;
+    if (evals.empty() && warnings.empty()) return line;
+    line.pop_back();  // the closing brace
+    // The core library has no JSON dependency: names and warnings are escaped here.
+    auto quoted = [](const std::string& t) {
+      std::string q = "\"";
+      for (const char c : t) {
+        if (c == '"' || c == '\\') q += '\\', q += c;
+        else if (static_cast<unsigned char>(c) < 0x20) {
+          char u[8];
+          std::snprintf(u, sizeof u, "\\u%04x", unsigned(static_cast<unsigned char>(c)));
+          q += u;
+        } else q += c;
+      }
+      return q + "\"";
+    };
+    if (!evals.empty()) {
+      line += ", \"eval\": {";
+      for (std::size_t k = 0; k < evals.size(); ++k) {
+        char v[40] = "null";  // JSON has no NaN
+        if (std::isfinite(evals[k].second)) std::snprintf(v, sizeof v, "%.9g", evals[k].second);
+        line += (k ? ", " : "") + quoted(evals[k].first) + ": " + v;
+      }
+      line += "}";
+    }
+    if (!warnings.empty()) {
+      line += ", \"warnings\": [";
+      for (std::size_t k = 0; k < warnings.size(); ++k) line += (k ? ", " : "") + quoted(warnings[k]);
+      line += "]";
+    }
+    return line + "}";
   }
 
   Model& m_model;
