@@ -25,6 +25,7 @@
 #include <dsae/train/dataset_sets.hpp>
 #include <dsae/io/atomic_file.hpp>
 #include <dsae/io/run_dir.hpp>
+#include <dsae/io/tensorboard.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -36,6 +37,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace fs = std::filesystem;
 using namespace dsae;
@@ -58,6 +60,7 @@ void install_stop_handlers() {
 struct cli_options {
   train::data_source source;  // --data, --lengths, --labels, --val-*
   std::string data, method = "ts-dsae", q = "factorised", decoder = "factorised", out;
+  std::string tensorboard;   // event-file folder ("" = none)
   index_t z = 16, v = 16, epochs = 4000, stage1 = 300, patience = 300, batch = 128;
   std::uint64_t seed = 831;
   double lr = 1e-3;
@@ -214,6 +217,42 @@ int run(const cli_options& o) {
   plan_run_dir(o, fingerprint);  // refuses a foreign or finished --out before the folder and .lock exist
   io::run_lock lock(o.out, "train into");  // held until the process ends (the kernel drops it on a kill)
   const bool resuming = prepare_run_dir(o, fingerprint);
+  // TensorBoard curves (docs/tensorboard.md): per step and per epoch, every term by name.
+  std::optional<io::tensorboard_writer> tb;
+  auto epoch_t0 = std::chrono::steady_clock::now();
+  std::uint64_t epoch_steps = 0;
+  if (!o.tensorboard.empty()) {
+    tb.emplace(o.tensorboard);
+    to.on_step = [&, lr = o.lr](std::uint64_t step, int stage, const model::loss_terms& l) {
+      std::vector<std::pair<std::string, double>> v = {
+          {"step/loss", l.loss}, {"step/recon", l.recon}, {"step/kl_v", l.kl_v},
+          {"step/swap", l.swap[0] + l.swap[1] + l.swap[2] + l.swap[3]}, {"step/stage", double(stage)},
+          {"step/learning_rate", lr}};
+      if (l.kl_z_computed) v.push_back({"step/kl_z", l.kl_z});
+      if (l.extra != 0) v.push_back({"step/extra", l.extra});
+      tb->scalars(std::int64_t(step), v);
+      ++epoch_steps;
+    };
+    to.on_epoch = [&](index_t epoch, const model::loss_terms& tr, const model::loss_terms& va) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_t0).count();
+      std::vector<std::pair<std::string, double>> v;
+      for (const auto& [name, l] : {std::pair{"train", &tr}, {"val", &va}}) {
+        const std::string p = std::string("epoch/") + name + "_";
+        v.push_back({p + "loss", l->loss});
+        v.push_back({p + "recon", l->recon});
+        if (l->kl_z_computed) v.push_back({p + "kl_z", l->kl_z});
+        v.push_back({p + "kl_v", l->kl_v});
+        const char* swaps[4] = {"swap_global_v", "swap_global_z", "swap_local_v", "swap_local_z"};  // terms 1..4
+        for (int k = 0; k < 4; ++k)
+          if (l->swap[size_t(k)] != 0) v.push_back({p + swaps[k], l->swap[size_t(k)]});
+      }
+      if (secs > 0) v.push_back({"epoch/steps_per_second", double(epoch_steps) / secs});
+      tb->scalars(std::int64_t(epoch + 1), v);
+      tb->flush();
+      epoch_t0 = std::chrono::steady_clock::now();
+      epoch_steps = 0;
+    };
+  }
   train::trainer<Model> t(m, to);
   if (resuming) {
     t.resume();
@@ -297,6 +336,7 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", o.resume, "continue the interrupted run in --out");
   app.add_flag("--overwrite", o.overwrite, "replace the run in --out");
   app.add_flag("--quiet", o.quiet, "no per-epoch progress lines");
+  app.add_option("--tensorboard", o.tensorboard, "also write TensorBoard event files into this folder");
   app.footer("Exit status: 0 done, 2 error, 3 diverged (non-finite loss or gradient), 75 stopped by SIGUSR1/SIGTERM (checkpoint written; rerun with --resume).");
   if (const int rc = dsae_cli::parse(app, argc, argv); rc >= 0) return rc;
   install_stop_handlers();
