@@ -18,8 +18,8 @@
 //   * Optional per-epoch evaluation (evaluate_every, evaluate: e.g. the swap protocol's F1,
 //     logged as "eval" in the metrics line) and per-step observation (on_step: TensorBoard).
 //   * Collapse warnings: when the validation KL of a latent is below collapse_nats per
-//     dimension where that KL is against N(0, I) (KL_v at the end of stage 1 and, for
-//     single-stage methods, at the end; KL_z at the end), the metrics line of that epoch
+//     dimension (KL_v where it is against N(0, I): at the end of stage 1 and, for methods
+//     without the snapshot prior, at the end; KL_z at the end), the metrics line of that epoch
 //     gets "warnings" and the progress log says so (fit_result::warnings).
 //   * Graceful stop: when *options.stop becomes true (a signal handler sets it),
 //     fit() writes the checkpoint at the next step boundary, mid-epoch if need
@@ -64,8 +64,9 @@ struct trainer_options {
   index_t evaluate_every = 0;
   std::function<std::vector<std::pair<std::string, double>>(index_t)> evaluate;
   std::function<void(index_t, const std::vector<std::pair<std::string, double>>&)> on_epoch_eval;
-  // Collapse threshold: a latent whose KL to N(0, I) is below this many nats per dimension
-  // carries (almost) no information.
+  // Collapse threshold: a latent whose KL to its prior is below this many nats per dimension
+  // (per frame for z; the objective's KL terms are means over dimensions) carries (almost)
+  // no information.
   double collapse_nats = 0.01;
   // Checked before every optimiser step (may be set from a signal handler).
   const std::atomic<bool>* stop = nullptr;
@@ -346,16 +347,17 @@ class trainer {
     // KL_v is against N(0, I) in stage 1 and in single-stage methods; TS-DSAE's stage-2 KL_v
     // is against the frozen snapshot, where a small value is the point, not a collapse.
     const bool kl_v_to_standard = end_of_stage1 || !Model::policy::two_stage || !Model::prior_v_type::uses_snapshot;
-    if (kl_v_to_standard && va.kl_v < m_o.collapse_nats * double(sz.v_dim)) {
+    // The objective's KL terms are means over dimensions (spec: every term a plain mean).
+    if (kl_v_to_standard && va.kl_v < m_o.collapse_nats) {
       std::snprintf(b, sizeof b, "epoch %lld (end of %s): the global latent v looks unused (validation KL_v "
-                    "%.4g nats per sequence, below %g per dimension x %lld): v carries almost nothing about the "
+                    "%.4g nats per dimension, below %g; V = %lld): v carries almost nothing about the "
                     "sequence (posterior collapse)", (long long)epoch + 1, end_of_stage1 ? "stage 1" : "training",
                     va.kl_v, m_o.collapse_nats, (long long)sz.v_dim);
       out.push_back(b);
     }
-    if (end && stage == 2 && va.kl_z < m_o.collapse_nats * double(sz.z_dim)) {
+    if (end && stage == 2 && va.kl_z < m_o.collapse_nats) {
       std::snprintf(b, sizeof b, "epoch %lld (end of training): the local latent z looks unused (validation KL_z %.4g nats "
-                    "per frame, below %g per dimension x %lld): the frames are not encoded (posterior collapse; "
+                    "per frame and dimension, below %g; Z = %lld): the frames are not encoded (posterior collapse; "
                     "check the reconstruction, and that padding is declared with --lengths)", (long long)epoch + 1,
                     va.kl_z, m_o.collapse_nats, (long long)sz.z_dim);
       out.push_back(b);
