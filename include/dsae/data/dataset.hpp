@@ -403,6 +403,11 @@ inline xt::xtensor<std::int64_t, 2> load_labels(const std::string& path, std::si
                              std::to_string(n));
   if (out.shape(1) == 0 || out.shape(1) > 64)
     throw std::runtime_error(path + ": " + std::to_string(out.shape(1)) + " labels per sequence, expected 1..64");
+  for (std::size_t i = 0; i < out.shape(0); ++i)
+    for (std::size_t k = 0; k < out.shape(1); ++k)
+      if (out(i, k) < 0 || out(i, k) > std::int64_t(1) << 30)
+        throw std::runtime_error(path + ": label " + std::to_string(k) + " of sequence " + std::to_string(i) + " is " +
+                                 std::to_string(out(i, k)) + ", expected a class index 0..2^30");
   return out;
 }
 inline void check_valid_frames_finite(const xt::xtensor<float, 3>& x, const std::vector<std::int64_t>& lengths,
