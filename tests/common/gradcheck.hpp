@@ -31,11 +31,12 @@ inline double rel_error(const tensor& a, const tensor& n) { return testing::rela
 // Asserts every item of a report, one BOOST_TEST per item.
 inline void expect_report(const testing::gradcheck_report& r) {
   BOOST_TEST(!r.items.empty(), "gradcheck: nothing was checked");
+  BOOST_TEST(r.informative_count() > 0, "gradcheck: every item has a zero gradient: nothing informative was checked");
   for (const auto& i : r.items) {
     if (i.frozen) BOOST_TEST(i.ok, "frozen " << i.name << " received a gradient (norm " << i.analytic_norm << ")");
     else
-      BOOST_TEST(i.ok, i.name << ": relative error " << i.error << " (|analytic| " << i.analytic_norm
-                              << ", |numeric| " << i.numeric_norm << ")");
+      BOOST_TEST(i.ok, i.name << ": relative error " << i.error << ", absolute " << i.abs_error << " (|analytic| "
+                              << i.analytic_norm << ", |numeric| " << i.numeric_norm << ")");
   }
 }
 

@@ -14,9 +14,14 @@
 // requires: a cpu<double> registry (values and gradients on the host);
 //           loss() is deterministic and leaves the registry's gradients alone.
 // ensures:  every trainable parameter and every listed input is perturbed entry
-//           by entry; an item passes when ||analytic - numeric|| /
-//           max(||analytic||, ||numeric||) < tol. Parameters of frozen groups
-//           pass only with an exactly zero gradient.
+//           by entry; an item passes when
+//             ||analytic - numeric|| <= atol + tol * max(||analytic||, ||numeric||)
+//           (absolute plus relative: a true gradient of 0 computed as 1e-18 of
+//           rounding passes, where a relative test alone scored it 1.0).
+//           Items whose gradients are both within atol of zero pass but are not
+//           informative; the report says how many, and ok() needs at least one
+//           informative item. Parameters of frozen groups pass only with an
+//           exactly zero gradient.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -32,21 +37,28 @@ namespace dsae::testing {
 using host_tensor = cpu<double>::tensor;
 
 struct gradcheck_options {
-  double tol = 1e-6;
+  double tol = 1e-6;   // relative part
+  double atol = 1e-9;  // absolute part: the central difference's rounding is ~1e-13 x |loss| per entry
   double h = 1e-3;
 };
 
 struct gradcheck_item {
   std::string name;  // "parameter <name>" or "input <name>"
   bool frozen = false;
-  double error = 0, analytic_norm = 0, numeric_norm = 0;
+  double error = 0;      // relative: ||a - n|| / max(||a||, ||n||) (0 when both are 0)
+  double abs_error = 0;  // ||a - n||
+  double analytic_norm = 0, numeric_norm = 0;
+  bool informative = true;  // false: both gradients within atol of zero (frozen items: false)
   bool ok = false;
 };
 
 struct gradcheck_report {
   std::vector<gradcheck_item> items;
+  std::size_t informative_count() const {
+    return std::size_t(std::count_if(items.begin(), items.end(), [](const auto& i) { return i.informative; }));
+  }
   bool ok() const {
-    return !items.empty() && std::all_of(items.begin(), items.end(), [](const auto& i) { return i.ok; });
+    return informative_count() > 0 && std::all_of(items.begin(), items.end(), [](const auto& i) { return i.ok; });
   }
   // One line per failed item (all items when verbose).
   std::string summary(bool verbose = false) const {
@@ -58,11 +70,14 @@ struct gradcheck_report {
         std::snprintf(buf, sizeof buf, "%s (frozen): gradient norm %.3g, expected exactly 0\n", i.name.c_str(),
                       i.analytic_norm);
       else
-        std::snprintf(buf, sizeof buf, "%s: relative error %.3g (|analytic| %.6g, |numeric| %.6g)%s\n", i.name.c_str(),
-                      i.error, i.analytic_norm, i.numeric_norm, i.ok ? "" : "  FAILED");
+        std::snprintf(buf, sizeof buf, "%s: relative error %.3g, absolute %.3g (|analytic| %.6g, |numeric| %.6g)%s%s\n",
+                      i.name.c_str(), i.error, i.abs_error, i.analytic_norm, i.numeric_norm,
+                      i.informative ? "" : " zero gradient", i.ok ? "" : "  FAILED");
       s += buf;
     }
     if (items.empty()) s = "gradcheck: nothing was checked\n";
+    else if (informative_count() == 0)
+      s += "gradcheck: every item has a zero gradient (within atol): nothing informative was checked\n";
     return s;
   }
 };
@@ -70,6 +85,17 @@ struct gradcheck_report {
 inline double relative_error(const host_tensor& a, const host_tensor& n) {
   if (a.norm() == 0 && n.norm() == 0) return 0.0;
   return (a - n).norm() / std::max({a.norm(), n.norm(), 1e-300});
+}
+
+// Fills the comparison fields of `it` and decides it (the rule in the header comment).
+inline void judge(gradcheck_item& it, const host_tensor& a, const host_tensor& n, const gradcheck_options& o) {
+  it.analytic_norm = a.norm();
+  it.numeric_norm = n.norm();
+  it.abs_error = (a - n).norm();
+  it.error = relative_error(a, n);
+  const double scale = std::max(it.analytic_norm, it.numeric_norm);
+  it.informative = scale > o.atol;
+  it.ok = std::isfinite(it.abs_error) && it.abs_error <= o.atol + o.tol * scale;
 }
 
 // Central-difference gradient of loss() w.r.t. x[0..n) (restored after): the
@@ -111,23 +137,17 @@ inline gradcheck_report check_gradients(parameters<cpu<double>>& p, const std::f
     it.analytic_norm = a.norm();
     if (!p.trainable(e.owner)) {
       it.frozen = true;
+      it.informative = false;
       it.ok = it.analytic_norm == 0.0;
     } else {
-      const host_tensor n = numeric_gradient(p.values().data() + e.offset, e.rows * e.cols, e.rows, loss, o.h);
-      it.numeric_norm = n.norm();
-      it.error = relative_error(a, n);
-      it.ok = it.error < o.tol;
+      judge(it, a, numeric_gradient(p.values().data() + e.offset, e.rows * e.cols, e.rows, loss, o.h), o);
     }
     r.items.push_back(std::move(it));
   }
   for (const auto& in : inputs) {
     gradcheck_item it;
     it.name = "input " + in.name;
-    const host_tensor n = numeric_gradient(in.x->data(), in.x->size(), in.x->rows(), loss, o.h);
-    it.analytic_norm = in.dx->norm();
-    it.numeric_norm = n.norm();
-    it.error = relative_error(*in.dx, n);
-    it.ok = it.error < o.tol;
+    judge(it, *in.dx, numeric_gradient(in.x->data(), in.x->size(), in.x->rows(), loss, o.h), o);
     r.items.push_back(std::move(it));
   }
   return r;
