@@ -13,6 +13,7 @@
 //   npy_dtype(path)           the file's dtype string ('<f8', '|u1', ...), header checked
 //   load_features(path[, finite])   an N x T x F float .npy (the trainer's input) -> xtensor<float,3>
 //   save_npy(path, array)     writes via a temporary file, fsync + rename (io/atomic_file.hpp)
+//   save_npy_int(path, array) the same for int64 arrays ('<i8')
 // All loaders throw std::runtime_error "<path>: <problem>" for a missing file, a file that
 // is not .npy, an unsupported dtype, Fortran order, a wrong rank, a header or payload
 // that does not fit the file's size, or a NaN/Inf value. Nothing is allocated from a size
@@ -362,6 +363,19 @@ inline xt::xtensor<float, 3> load_features(const std::string& path, bool require
 // Writes a float32 array as .npy (version 1.0, C order) atomically (io/atomic_file.hpp).
 template <std::size_t N>
 void save_npy(const std::string& path, const xt::xtensor<float, N>& a) {
+  std::ostringstream os;
+  xt::detail::dump_npy_stream(os, a);
+  try {
+    io::write_file_atomic(path, os.str());
+  } catch (const std::runtime_error& e) {
+    detail::npy_fail(path, std::string("not written: ") + e.what());
+  }
+}
+
+// Writes an int64 array as .npy ('<i8', version 1.0, C order) atomically (lengths,
+// labels: numpy reads them back as int64).
+template <std::size_t N>
+void save_npy_int(const std::string& path, const xt::xtensor<std::int64_t, N>& a) {
   std::ostringstream os;
   xt::detail::dump_npy_stream(os, a);
   try {

@@ -188,6 +188,43 @@ class sequential_vae {
     if (z.rows() % batch != 0) detail::fail("decode: z has ", z.rows(), " rows, not a multiple of the batch ", batch);
     return m_decoder.forward(m_infer_d, z, v, mask, batch);
   }
+  // Mean and log-variance of a diagonal Gaussian, copied out of the workspace (so they stay
+  // valid across later calls).
+  struct gaussian_values {
+    tensor mean, logvar;
+  };
+  // q(v | x): B x V each.
+  gaussian_values posterior_v(const batch_type& b) {
+    const tensor& mu = posterior_v_mean(b);
+    return {mu, m_infer_g.head.logvar};
+  }
+  // q(z | x[, v]): (T*B) x Z each; requires v of shape B x V (full q conditions on it).
+  gaussian_values posterior_z(const batch_type& b, const tensor& v) {
+    check_shape("posterior_z", "v", Backend::shape(v), {b.batch, m_sizes.v_dim});
+    const tensor& mu = posterior_z_mean(b, v);
+    return {mu, m_infer_l.head.logvar};
+  }
+  // The prior the objective's KL_z compares q(z) with, for a given z ((T*B) x Z, e.g. a
+  // posterior sample): p(z_t | z_<t) of the transition run over z (teacher forcing, as in
+  // the objective), or N(0, I) (mean and log-variance 0) for a non-sequential prior.
+  gaussian_values prior_z(const batch_type& b, const tensor& z) {
+    check_batch(b);
+    check_shape("prior_z", "z", Backend::shape(z), {b.frames * b.batch, m_sizes.z_dim});
+    unchecked_inputs off;
+    gaussian_values g;
+    if constexpr (PriorZ::sequential) {
+      typename transition_type::state st;
+      m_transition.forward(st, z, &b.mask, b.batch);
+      g.mean = st.mu;
+      g.logvar = st.logvar;
+    } else {
+      Backend::resize(g.mean, z.rows(), z.cols());
+      Backend::resize(g.logvar, z.rows(), z.cols());
+      Backend::zero(g.mean);
+      Backend::zero(g.logvar);
+    }
+    return g;
+  }
   // Posterior samples and reconstruction of the last forward pass.
   const tensor& last_v_sample() const { return *m_main.v->value; }
   const tensor& last_z_sample() const { return *m_main.z->value; }
