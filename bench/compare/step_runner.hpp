@@ -55,6 +55,9 @@ step_result run_steps(const step_options& o) {
 
   step_result r;
   r.trainable_params = m.params().trainable_size();
+#if defined(DSAE_COUNT_FLOPS)
+  detail::kernels::flop_counting(true);  // the library's counter is off unless asked
+#endif
   for (int i = 0; i < o.warmup + o.steps; ++i) {
 #if defined(DSAE_COUNT_FLOPS)
     const std::int64_t f0 = detail::kernels::flop_count();

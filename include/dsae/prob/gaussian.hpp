@@ -1,6 +1,7 @@
 #pragma once
 // Diagonal-Gaussian building blocks: reparameterised sampling and KL.
-#include "../nn/parameters.hpp"
+// prob/ depends on config.hpp and philox.hpp only (no folder cycle with nn/).
+#include "../config.hpp"
 #include "philox.hpp"
 
 namespace dsae::prob {

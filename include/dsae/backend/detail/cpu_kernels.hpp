@@ -19,25 +19,31 @@
 #include <immintrin.h>
 #endif
 
-#if defined(DSAE_COUNT_FLOPS)
 #include <atomic>
 #include <cstdint>
-#endif
 
 namespace dsae::detail::kernels {
 
-// Benches define DSAE_COUNT_FLOPS to count the products' arithmetic (2 M N K
-// per product, element-wise work not counted) and report a step's rate as a
-// fraction of the FMA peak. Off (no cost) everywhere else.
-#if defined(DSAE_COUNT_FLOPS)
-inline std::atomic<std::int64_t>& flop_count() {
-  static std::atomic<std::int64_t> n{0};
-  return n;
+// The products' arithmetic (2 M N K per product, element-wise work not counted), for the
+// benches' "% of FMA peak". Always compiled and off until a bench turns it on at run time
+// (flop_counting(true)): a macro that changed these inline bodies would make translation
+// units built with and without it disagree (an ODR violation). Off, it costs one relaxed
+// load per product call.
+struct flop_counter {
+  std::atomic<bool> on{false};
+  std::atomic<std::int64_t> count{0};
+};
+inline flop_counter& flop_state() {
+  static flop_counter c;
+  return c;
 }
-#define DSAE_ADD_FLOPS(x) (::dsae::detail::kernels::flop_count() += std::int64_t(x))
-#else
-#define DSAE_ADD_FLOPS(x) ((void)0)
-#endif
+inline void flop_counting(bool on) { flop_state().on.store(on, std::memory_order_relaxed); }
+inline std::int64_t flop_count() { return flop_state().count.load(std::memory_order_relaxed); }
+inline void add_flops(std::int64_t x) {
+  auto& c = flop_state();
+  if (c.on.load(std::memory_order_relaxed)) c.count.fetch_add(x, std::memory_order_relaxed);
+}
+#define DSAE_ADD_FLOPS(x) ::dsae::detail::kernels::add_flops(std::int64_t(x))
 
 // Tiles: tile_rows x 2 vectors, and where 32 vector registers allow it a
 // wide panel of wide_rows x 4 vectors (24 accumulators: with two FMA ports of
@@ -136,10 +142,14 @@ inline void panel(index_t M, index_t K, const float* a, index_t a_rs, index_t a_
 }
 
 // C (M x N, ldc) (+)= A (M x K, strides a_rs / a_ks) * Bm (K x N, ldb) [+ init
-// broadcast over rows]. requires: tiled_cols(N).
+// broadcast over rows]. requires: tiled_cols(N) (checked: the last panel would read
+// and write past the row otherwise), M, K >= 0.
 inline void gemm_tiled(index_t M, index_t N, index_t K, const float* a, index_t a_rs, index_t a_ks,
                        const float* b, index_t ldb, const float* init, float* c, index_t ldc,
                        bool accumulate) {
+  if (!tiled_cols(N) || M < 0 || K < 0)
+    ::dsae::detail::fail("gemm_tiled: N = ", N, " is not a positive multiple of ", lanes, " lanes (or M = ", M,
+                         ", K = ", K, " is negative); callers must check tiled_cols(N) first");
   DSAE_ADD_FLOPS(2 * M * N * K);
   index_t j0 = 0;
   if constexpr (wide_rows > 0)
