@@ -1,5 +1,15 @@
 #pragma once
 // Project-wide basics: index type, host/device qualifiers, error helpers.
+
+// Library version. CMakeLists.txt fails the configure when these differ from
+// project(VERSION), so the two cannot drift apart.
+#define DSAE_VERSION_MAJOR 0
+#define DSAE_VERSION_MINOR 1
+#define DSAE_VERSION_PATCH 0
+// One comparable number: 10000 * major + 100 * minor + patch (0.1.0 -> 100).
+#define DSAE_VERSION (DSAE_VERSION_MAJOR * 10000 + DSAE_VERSION_MINOR * 100 + DSAE_VERSION_PATCH)
+#define DSAE_VERSION_STRING "0.1.0"
+
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
