@@ -27,6 +27,13 @@ if(NOT CMAKE_BUILD_TYPE AND NOT _dsae_multi AND NOT _dsae_warned)
     "CMAKE_BUILD_TYPE set); set CMAKE_BUILD_TYPE=Release (or RelWithDebInfo).")
 endif()
 
+# DSAE_<COMP>_MISSING = "dsae component '<comp>' needs <needs>. Not found: <absent>".
+function(_dsae_missing comp needs absent)
+  list(JOIN absent ", " absent)
+  string(TOUPPER ${comp} up)
+  set(DSAE_${up}_MISSING "dsae component '${comp}' needs ${needs}. Not found: ${absent}" PARENT_SCOPE)
+endfunction()
+
 # ---- dsae::xtensor ----------------------------------------------------------
 find_package(xtl QUIET)
 find_package(xtensor QUIET)
@@ -41,9 +48,7 @@ if(NOT TARGET dsae::xtensor)
     list(APPEND _dsae_absent nlohmann_json)
   endif()
   if(_dsae_absent)
-    list(JOIN _dsae_absent ", " _dsae_absent)
-    string(CONCAT DSAE_XTENSOR_MISSING "dsae component 'xtensor' needs xtensor (with xtl) and "
-      "nlohmann_json 3 (CMake packages). Not found: ${_dsae_absent}")
+    _dsae_missing(xtensor "xtensor (with xtl) and nlohmann_json 3 (CMake packages)" "${_dsae_absent}")
   else()
     # Datasets carry a JSON manifest, hence nlohmann_json.
     add_library(dsae::xtensor INTERFACE IMPORTED GLOBAL)
@@ -75,9 +80,8 @@ if(NOT TARGET dsae::audio)
     list(APPEND _dsae_absent "the xtensor component")
   endif()
   if(_dsae_absent)
-    list(JOIN _dsae_absent ", " _dsae_absent)
-    string(CONCAT DSAE_AUDIO_MISSING "dsae component 'audio' needs the pkg-config modules fluidsynth, "
-      "sndfile, samplerate, fftw3, fftw3f and the xtensor component. Not found: ${_dsae_absent}")
+    _dsae_missing(audio "the pkg-config modules fluidsynth, sndfile, samplerate, fftw3, fftw3f \
+and the xtensor component" "${_dsae_absent}")
   else()
     add_library(dsae::audio INTERFACE IMPORTED GLOBAL)
     target_link_libraries(dsae::audio INTERFACE dsae::xtensor
@@ -112,9 +116,8 @@ if(NOT TARGET dsae::thrust)
     if(NOT OpenMP_CXX_FOUND)
       list(APPEND _dsae_absent "OpenMP (C++)")
     endif()
-    list(JOIN _dsae_absent ", " _dsae_absent)
-    string(CONCAT DSAE_THRUST_MISSING "dsae component 'thrust' needs the Thrust headers (CCCL, e.g. "
-      "from the CUDA toolkit) and OpenMP for C++. Not found: ${_dsae_absent}")
+    _dsae_missing(thrust "the Thrust headers (CCCL, e.g. from the CUDA toolkit) and OpenMP \
+for C++" "${_dsae_absent}")
   endif()
 endif()
 
@@ -130,13 +133,12 @@ if(NOT TARGET dsae::cuda)
   if("CUDA" IN_LIST _dsae_langs)
     find_package(CUDAToolkit QUIET)
   endif()
+  set(_dsae_needs "the CUDA language enabled before find_package(dsae) (project(... LANGUAGES \
+CXX CUDA) or enable_language(CUDA)) and the CUDA toolkit with cuBLAS")
   if(NOT "CUDA" IN_LIST _dsae_langs)
-    string(CONCAT DSAE_CUDA_MISSING "dsae component 'cuda' needs the CUDA language enabled before "
-      "find_package(dsae) (project(... LANGUAGES CXX CUDA) or enable_language(CUDA)) and "
-      "the CUDA toolkit with cuBLAS. Not enabled: CUDA")
+    _dsae_missing(cuda "${_dsae_needs}" "the CUDA language (not enabled)")
   elseif(NOT TARGET CUDA::cublas)
-    string(CONCAT DSAE_CUDA_MISSING "dsae component 'cuda' needs the CUDA toolkit with cuBLAS "
-      "(find_package(CUDAToolkit)). Not found: CUDA::cublas")
+    _dsae_missing(cuda "${_dsae_needs}" "CUDA::cublas (find_package(CUDAToolkit))")
   else()
     add_library(dsae::cuda INTERFACE IMPORTED GLOBAL)
     # No CUDA::cudart: linking CUDA code already adds the runtime the user
