@@ -2,6 +2,19 @@
 //
 //   dsae-eval --run RUN_DIR --data DIR [--wav-examples 3] [--rpa-items 40] [--seed 0]
 //             [--pitch-tracker crepe-full|crepe-tiny|yin-dsae-v1] [--allow-other-data]
+//   dsae-eval --run RUN_DIR [--data X.npy|DIR] [--lengths L.npy] [--labels Y.npy]
+//             [--label-names a,b] [--val-data V.npy --val-lengths .. --val-labels ..]
+//             [--seed 0] [--batch 128] [--allow-other-data] [--mode auto|generic|instrument]
+//
+// Two modes. "instrument" (below): a dMelodies/URMP-style dataset folder whose manifest
+// items carry instrument labels; the paper's evaluation with the audio steps. "generic"
+// (run_generic): any labelled sequences, .npy files or a dataset folder with
+// <split>/labels.npy (eval/model_eval.hpp: per label LDA F1 from v and z means and the swap
+// protocol, masked reconstruction MSE, KL_z / KL_v, a collapse verdict). --mode auto picks
+// generic for .npy data, for --lengths/--labels/--val-* and for a folder with labels.npy or
+// without manifest items. Without --data the run's own data (config.json "data",
+// "data_files") are used, with its validation split (the seeded --val-fraction split of
+// dsae-train for one .npy).
 //
 // Refuses data other than the run was trained on (config.json's data_fingerprint) unless
 // --allow-other-data (recorded in eval.json: data_matches_run), and the audio steps (RPA,
@@ -39,6 +52,7 @@
 #include <dsae/data/npy.hpp>
 #include <dsae/dsae.hpp>
 #include <dsae/eval/eval.hpp>
+#include <dsae/eval/model_eval.hpp>
 #include <dsae/io/atomic_file.hpp>
 #include <dsae/io/run_config.hpp>
 #include <dsae/io/run_dir.hpp>
@@ -47,6 +61,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/cli_checks.hpp"
+#include "../common/run_model.hpp"
 
 #include <omp.h>
 
@@ -78,6 +93,10 @@ struct cli_options {
   std::string pitch_tracker = "crepe-full";
   std::string vggish;  // VGGish weights; "" = audio::vggish_weights_path() when that file exists
   std::shared_ptr<const audio::pitch_tracker> tracker;  // built from pitch_tracker in main
+  // Generic mode: the data as dsae-train's options (empty = the run's own, config.json).
+  std::string mode = "auto";
+  train::data_source source;     // lengths, labels, label_names, val_data, val_lengths, val_labels
+  std::vector<std::string> audio_options_given;  // named in a note: the generic mode has no audio steps
 };
 
 using io::run_config;
@@ -602,13 +621,147 @@ int dispatch_method(const cli_options& o, const run_config& c) {
   throw std::runtime_error("config.json: unknown method '" + c.method + "'");
 }
 
+// ---- generic mode ----------------------------------------------------------------------
+
+bool npy_route_options(const cli_options& o) {
+  const auto& s = o.source;
+  return !s.lengths.empty() || !s.labels.empty() || !s.label_names.empty() || !s.val_data.empty() ||
+         !s.val_lengths.empty() || !s.val_labels.empty();
+}
+
+// --mode auto: the instrument mode for a dataset folder whose manifest lists items (with their
+// instruments) and that has no labels.npy of its own; the generic mode for everything else.
+std::string pick_mode(const cli_options& o, const std::string& data) {
+  if (o.mode != "auto") return o.mode;
+  if (npy_route_options(o) || !fs::is_directory(data)) return "generic";
+  for (const char* split : {"train", "val"})
+    if (std::error_code ec; fs::exists(fs::symlink_status(fs::path(data) / split / "labels.npy", ec))) return "generic";
+  const fs::path mpath = fs::path(data) / "manifest.json";
+  try {
+    const auto m = nlohmann::json::parse(io::read_regular_file(mpath, io::max_json_bytes), nullptr, false);
+    if (m.is_object() && !m.contains("items")) return "generic";
+  } catch (const std::exception&) {
+    // unreadable: the instrument mode's checks name the problem
+  }
+  return "instrument";
+}
+
+// Equal fingerprints of the features (and lengths): labels are not what the model saw, so
+// they are compared on their own (labels_match_run).
+nlohmann::json without_labels(nlohmann::json fp) {
+  if (fp.is_object()) fp.erase("labels_fnv1a64");
+  return fp;
+}
+
+int run_generic(cli_options o) {
+  const auto t_start = std::chrono::steady_clock::now();
+  if (o.run.empty()) throw std::runtime_error("--run must not be empty");
+  if (!fs::is_directory(o.run)) throw std::runtime_error("--run " + o.run + ": not a folder");
+  const auto rf = dsae_cli::read_run_config(o.run);
+  const fs::path run_dir(o.run), weights = run_dir / "best.safetensors";
+  if (!fs::exists(weights)) throw std::runtime_error(weights.string() + " does not exist (has the run trained?)");
+  // The run's data and split unless --data says otherwise; files given on the command line
+  // replace the run's.
+  const train::data_source run_src = dsae_cli::run_data_source(rf);
+  train::data_source src = run_src;
+  if (!o.data.empty()) {  // other data: the run's split seed and fraction, none of its files
+    src = {};
+    src.data = o.data;
+    src.seed = run_src.seed;
+    src.val_fraction = run_src.val_fraction;
+  }
+  if (src.data.empty())
+    throw std::runtime_error(rf.path.string() + " does not record the run's data (\"data\"): give --data");
+  for (auto [field, given] : {std::pair{&src.lengths, &o.source.lengths}, {&src.labels, &o.source.labels},
+                              {&src.val_data, &o.source.val_data}, {&src.val_lengths, &o.source.val_lengths},
+                              {&src.val_labels, &o.source.val_labels}})
+    if (!given->empty()) *field = *given;
+  // The run's label names name the run's label files only.
+  if (!o.source.label_names.empty()) src.label_names = o.source.label_names;
+  else if (src.labels != run_src.labels || src.val_labels != run_src.val_labels) src.label_names.clear();
+  for (const auto& a : o.audio_options_given)
+    std::fprintf(stderr, "dsae-eval: note: %s is ignored in the generic mode (no audio steps)\n", a.c_str());
+  auto loaded = train::load_train_val(src);
+  for (const auto& n : loaded.notes) std::printf("note: %s\n", n.c_str());
+  const nlohmann::json fp = train::data_fingerprint(loaded.train, loaded.val);
+  const nlohmann::json& recorded = rf.config.data_fingerprint;
+  const bool other_data = !recorded.is_null() && without_labels(recorded) != without_labels(fp);
+  if (other_data && !o.allow_other_data)
+    throw std::runtime_error("--data " + src.data + " (" + without_labels(fp).dump() + ") is not the data the run in " +
+                             o.run + " was trained on (" + without_labels(recorded).dump() + "); pass "
+                             "--allow-other-data to evaluate it anyway (eval.json then records it)" +
+                             (o.data.empty() ? "" : ", or leave out --data to use the run's own data"));
+  nlohmann::json labels_match = nullptr;
+  if (recorded.is_object() && recorded.contains("labels_fnv1a64") && fp.contains("labels_fnv1a64"))
+    labels_match = recorded["labels_fnv1a64"] == fp["labels_fnv1a64"];
+  // Labels the LDA and the swap protocol cannot use, named with their file (before any work).
+  for (index_t k = 0; k < loaded.train.label_count(); ++k)
+    for (const auto* set : {&loaded.train, &loaded.val}) {
+      const auto y = set->label_column(k);
+      const std::size_t classes = std::set<int>(y.begin(), y.end()).size();
+      if (classes >= 2) continue;
+      const bool val = set == &loaded.val;
+      const std::string file = fs::is_directory(src.data)
+                                   ? (fs::path(src.data) / (val ? "val" : "train") / "labels.npy").string()
+                                   : (val && !src.val_data.empty() ? src.val_labels : src.labels);
+      throw std::runtime_error(file + ": label '" + set->label_names[size_t(k)] + "' has " + std::to_string(classes) +
+                               " class in the " + std::to_string(set->count) + (val ? " validation" : " training") +
+                               " sequences (" + loaded.split + "); its F1 and the swap protocol need at least 2");
+    }
+  io::run_lock lock(o.run, "evaluate");  // no dsae-train or second dsae-eval writes the run meanwhile
+  return dsae_cli::with_run_model(rf.config, [&]<class Model>() {
+    model::model_sizes s;
+    s.x_dim = loaded.train.features;
+    s.z_dim = rf.config.z;
+    s.v_dim = rf.config.v;
+    Model m(s, 831);
+    dsae_cli::load_run_weights(weights, m);
+    const auto r = eval::evaluate_labelled(m, loaded.train, loaded.val, {.seed = o.seed, .batch = o.batch});
+    nlohmann::json out = eval::to_json(r);
+    out["mode"] = "generic";
+    out["run"] = fs::absolute(run_dir).string();
+    out["weights"] = fs::absolute(weights).string();
+    out["method"] = rf.config.method;
+    out["q"] = rf.config.q;
+    out["decoder"] = rf.config.decoder;
+    out["data"] = fs::absolute(src.data).string();
+    nlohmann::json files = nlohmann::json::object();
+    for (const auto& [k, v] : {std::pair{"lengths", src.lengths}, {"labels", src.labels}, {"val_data", src.val_data},
+                               {"val_lengths", src.val_lengths}, {"val_labels", src.val_labels}})
+      if (!v.empty()) files[k] = fs::absolute(v).string();
+    out["data_files"] = files;
+    out["label_names"] = loaded.train.label_names;
+    out["validation"] = loaded.split;
+    out["data_from_run"] = o.data.empty();
+    out["data_fingerprint"] = fp;
+    out["data_matches_run"] = recorded.is_null() ? nlohmann::json(nullptr) : nlohmann::json(!other_data);
+    out["labels_match_run"] = labels_match;
+    out["data_notes"] = loaded.notes;
+    out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    io::write_file_atomic(run_dir / "eval.json", out.dump(2) + "\n");
+    std::printf("%s", eval::format_table(r).c_str());
+    std::printf("validation: %s\nwrote %s (%.1f s)\n", loaded.split.c_str(), (run_dir / "eval.json").c_str(),
+                double(out["seconds"]));
+    return 0;
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"dsae-eval: swap-protocol F1, reconstruction, Frechet and RPA of one trained run"};
   cli_options o;
   app.add_option("--run", o.run, "run folder written by dsae-train")->required();
-  app.add_option("--data", o.data, "dataset folder the run was trained on")->required();
+  app.add_option("--data", o.data, "dataset folder or N x T x F .npy (default: the run's own data)");
+  app.add_option("--mode", o.mode, "instrument: the paper's evaluation of a dMelodies/URMP folder; generic: any "
+                 "labelled sequences; auto picks")->check(CLI::IsMember({"auto", "generic", "instrument"}))
+      ->capture_default_str();
+  app.add_option("--lengths", o.source.lengths, "generic: N integers, valid frames of each sequence of --data.npy");
+  app.add_option("--labels", o.source.labels, "generic: N or N x K integer labels of --data.npy");
+  app.add_option("--label-names", o.source.label_names, "generic: names of the K label columns")->delimiter(',');
+  app.add_option("--val-data", o.source.val_data, "generic: validation sequences (default: the run's split)");
+  app.add_option("--val-lengths", o.source.val_lengths, "generic: lengths of --val-data");
+  app.add_option("--val-labels", o.source.val_labels, "generic: labels of --val-data");
   app.add_option("--wav-examples", o.wav_examples, "validation items rendered to WAV/PNG")->transform(dsae_cli::non_negative_int());
   app.add_option("--rpa-items", o.rpa_items, "validation items for raw pitch accuracy (Griffin-Lim is slow)")
       ->transform(dsae_cli::non_negative_int());
@@ -624,7 +777,22 @@ int main(int argc, char** argv) {
                  "RPA tracker: crepe-full (the paper's), crepe-tiny (~37x cheaper) or yin-dsae-v1")
       ->capture_default_str();
   if (const int rc = dsae_cli::parse(app, argc, argv); rc >= 0) return rc;
+  for (const char* a : {"--wav-examples", "--rpa-items", "--vggish", "--pitch-tracker", "--plots", "--no-png"})
+    if (app.count(a)) o.audio_options_given.push_back(a);
   try {
+    // Without --data: the run's own data (config.json), for either mode.
+    std::string data = o.data;
+    if (data.empty() && !o.run.empty() && fs::is_directory(o.run)) {
+      const auto rf = dsae_cli::read_run_config(o.run);
+      data = dsae_cli::run_data_source(rf).data;
+      if (data.empty())
+        throw std::runtime_error(rf.path.string() + " does not record the run's data (\"data\"): give --data");
+    }
+    if (pick_mode(o, data) == "generic") return run_generic(o);
+    if (npy_route_options(o))
+      throw std::runtime_error("--lengths, --labels, --label-names and --val-* belong to the generic mode "
+                               "(--mode generic)");
+    o.data = data;
     check_inputs(o);  // every input path and the data's kind before minutes of work
     // Before any work: missing CREPE weights fail here, with how to get them.
     o.tracker = std::make_shared<const audio::pitch_tracker>(o.pitch_tracker, audio::rpa_crepe_config());
