@@ -21,7 +21,7 @@ import numpy as np
 def make(n, frames, features, seed):
     rng = np.random.default_rng(seed)
     bins = np.arange(features)
-    envelopes = rng.normal(size=(4, features)) * 0.8  # one per speaker
+    envelopes = rng.normal(size=(4, features)) * 4.0  # one per speaker
     x = np.full((n, frames, features), np.nan)
     lengths = rng.integers(frames // 3, frames + 1, size=n)
     speaker = rng.integers(0, 4, size=n)
@@ -30,8 +30,8 @@ def make(n, frames, features, seed):
         t = np.linspace(0, 1, lengths[i])
         path = [t, 1 - t, 1 - np.abs(2 * t - 1), np.abs(2 * t - 1)][contour[i]]
         centre = 1 + path * (features - 3)
-        bump = 2.0 * np.exp(-0.5 * ((bins[None, :] - centre[:, None]) / 1.2) ** 2)
-        noise = rng.normal(size=(lengths[i], features)) * 0.1
+        bump = 8.0 * np.exp(-0.5 * ((bins[None, :] - centre[:, None]) / 1.2) ** 2)
+        noise = rng.normal(size=(lengths[i], features)) * 0.5
         x[i, :lengths[i]] = envelopes[speaker[i]][None, :] + bump + noise
     labels = np.stack([speaker, contour], axis=1).astype(np.int64)
     return x, lengths.astype(np.int64), labels

@@ -23,6 +23,7 @@
 #include <dsae/data/npy.hpp>
 #include <dsae/dsae.hpp>
 #include <dsae/train/dataset_sets.hpp>
+#include <dsae/eval/model_eval.hpp>
 #include <dsae/io/atomic_file.hpp>
 #include <dsae/io/run_dir.hpp>
 #include <dsae/io/tensorboard.hpp>
@@ -37,7 +38,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <optional>
+#include <set>
 
 namespace fs = std::filesystem;
 using namespace dsae;
@@ -62,6 +65,7 @@ struct cli_options {
   std::string data, method = "ts-dsae", q = "factorised", decoder = "factorised", out;
   std::string tensorboard;   // event-file folder ("" = none)
   index_t z = 16, v = 16, epochs = 4000, stage1 = 300, patience = 300, batch = 128;
+  index_t eval_every = 0;    // swap protocol on the validation set every N epochs (needs labels)
   std::uint64_t seed = 831;
   double lr = 1e-3;
   bool amsgrad = false, reshuffle = false, resume = false, overwrite = false, quiet = false;
@@ -215,14 +219,57 @@ int run(const cli_options& o) {
   Model m(s, o.seed);
   const auto fingerprint = train::data_fingerprint(tr, va);  // sizes + FNV-1a 64
   plan_run_dir(o, fingerprint);  // refuses a foreign or finished --out before the folder and .lock exist
+  if (!o.tensorboard.empty()) {
+    std::error_code ec;
+    if (fs::exists(o.tensorboard, ec) && !fs::is_directory(o.tensorboard, ec))
+      throw std::runtime_error("--tensorboard " + o.tensorboard + " exists and is not a folder");
+  }
   io::run_lock lock(o.out, "train into");  // held until the process ends (the kernel drops it on a kill)
   const bool resuming = prepare_run_dir(o, fingerprint);
+  // Disentanglement while it trains (--eval-every): the swap protocol on the validation set
+  // (LDA fitted on the training set's v means), per label; no audio. It reads the model and
+  // never changes it, so the run is bit-identical with and without it.
+  if (o.eval_every > 0) {
+    if (tr.label_count() == 0)
+      throw std::runtime_error("--eval-every needs labels: --labels Y.npy (and --val-labels with --val-data), or "
+                               "labels.npy in the dataset folder's splits");
+    for (index_t k = 0; k < tr.label_count(); ++k)
+      for (const auto* s : {&tr, &va}) {
+        const auto y = s->label_column(k);
+        if (std::set<int>(y.begin(), y.end()).size() < 2)
+          throw std::runtime_error("--eval-every: label '" + s->label_names[size_t(k)] + "' of " + s->source +
+                                   (s == &va ? " (validation)" : " (training)") +
+                                   " has fewer than 2 classes, so the swap protocol cannot score it");
+      }
+    to.evaluate_every = o.eval_every;
+    to.evaluate = [&m, &tr, &va, seed = o.seed](index_t) {
+      const auto r = eval::evaluate_labelled(m, tr, va, {.seed = seed, .batch = 128});
+      std::vector<std::pair<std::string, double>> out;
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      for (const auto& l : r.labels) {
+        out.push_back({l.name + "/f1_pre", l.f1_pre.value_or(nan)});
+        out.push_back({l.name + "/f1_global", l.f1_global.value_or(nan)});
+        out.push_back({l.name + "/f1_local", l.f1_local.value_or(nan)});
+        out.push_back({l.name + "/f1_v", l.f1_v.value_or(nan)});
+        out.push_back({l.name + "/f1_z", l.f1_z.value_or(nan)});
+      }
+      out.push_back({"recon_mse", r.recon_mse_posterior_mean});
+      out.push_back({"kl_z", r.kl_z});
+      out.push_back({"kl_v_standard", r.kl_v_standard});
+      return out;
+    };
+  }
   // TensorBoard curves (docs/tensorboard.md): per step and per epoch, every term by name.
   std::optional<io::tensorboard_writer> tb;
   auto epoch_t0 = std::chrono::steady_clock::now();
   std::uint64_t epoch_steps = 0;
+  std::vector<std::pair<std::string, double>> pending_eval;  // --eval-every numbers of this epoch
   if (!o.tensorboard.empty()) {
+    // Its parents as for --out (runs/tb/NAME); the writer creates the folder itself and
+    // only ever adds a new event file to it.
+    if (const auto parent = fs::path(o.tensorboard).parent_path(); !parent.empty()) fs::create_directories(parent);
     tb.emplace(o.tensorboard);
+    to.on_epoch_eval = [&](index_t, const std::vector<std::pair<std::string, double>>& e) { pending_eval = e; };
     to.on_step = [&, lr = o.lr](std::uint64_t step, int stage, const model::loss_terms& l) {
       std::vector<std::pair<std::string, double>> v = {
           {"step/loss", l.loss}, {"step/recon", l.recon}, {"step/kl_v", l.kl_v},
@@ -248,6 +295,12 @@ int run(const cli_options& o) {
       }
       if (secs > 0) v.push_back({"epoch/steps_per_second", double(epoch_steps) / secs});
       tb->scalars(std::int64_t(epoch + 1), v);
+      if (!pending_eval.empty()) {
+        std::vector<std::pair<std::string, double>> e;
+        for (const auto& [k, x] : pending_eval) e.push_back({"eval/" + k, x});
+        tb->scalars(std::int64_t(epoch + 1), e);
+        pending_eval.clear();
+      }
       tb->flush();
       epoch_t0 = std::chrono::steady_clock::now();
       epoch_steps = 0;
@@ -337,6 +390,10 @@ int main(int argc, char** argv) {
   app.add_flag("--overwrite", o.overwrite, "replace the run in --out");
   app.add_flag("--quiet", o.quiet, "no per-epoch progress lines");
   app.add_option("--tensorboard", o.tensorboard, "also write TensorBoard event files into this folder");
+  app.add_option("--eval-every", o.eval_every,
+                 "every N epochs (and at the end), the swap protocol's F1 per label on the validation set "
+                 "(needs labels), in metrics.jsonl and TensorBoard")
+      ->transform(dsae_cli::non_negative_int());
   app.footer("Exit status: 0 done, 2 error, 3 diverged (non-finite loss or gradient), 75 stopped by SIGUSR1/SIGTERM (checkpoint written; rerun with --resume).");
   if (const int rc = dsae_cli::parse(app, argc, argv); rc >= 0) return rc;
   install_stop_handlers();

@@ -54,8 +54,8 @@ struct sequence_set {
       const float* p = data.data() + i * frames * features;
       for (index_t k = 0; k < n * features; ++k)
         if (!std::isfinite(p[k]))
-          detail::fail(source, ": sequence ", i, " frame ", k / features, " bin ", k % features, " is not finite (",
-                       p[k], ")");
+          detail::fail(source, ": sequence ", i, " frame ", k / features, " bin ", k % features,
+                       std::isnan(p[k]) ? " is NaN" : " is Inf");
     }
   }
 
