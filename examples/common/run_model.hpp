@@ -11,6 +11,7 @@
 //                                   "data_files", "seed", "val_fraction")
 // Errors are std::runtime_error naming the file and the field.
 #include <dsae/dsae.hpp>
+#include <dsae/model/registry.hpp>
 #include <dsae/io/files.hpp>
 #include <dsae/io/run_config.hpp>
 #include <dsae/io/safetensors.hpp>
@@ -48,27 +49,18 @@ inline run_files read_run_config(const std::filesystem::path& run) {
   return f;
 }
 
-// Calls f.template operator()<Model>() with the run's variant on cpu<float>.
+// Calls f.template operator()<Model>() with the run's variant on cpu<float> (the method
+// registry, model/registry.hpp); an unknown name is an error naming config.json.
 template <class F>
 decltype(auto) with_run_model(const dsae::io::run_config& c, F&& f) {
-  using namespace dsae;
-  using B = cpu<float>;
-  if (c.q != "full" && c.q != "factorised") throw std::runtime_error("config.json: unknown q '" + c.q + "'");
-  if (c.decoder != "richer" && c.decoder != "factorised")
-    throw std::runtime_error("config.json: unknown decoder '" + c.decoder + "'");
-  auto by_method = [&]<template <class> class Local, template <class> class Decoder>() -> decltype(auto) {
-    if (c.method == "dsae") return f.template operator()<model::variant<B, Local, Decoder, model::method::dsae>>();
-    if (c.method == "dsae-f") return f.template operator()<model::variant<B, Local, Decoder, model::method::dsae_f>>();
-    if (c.method == "ts-dsae-noreg")
-      return f.template operator()<model::variant<B, Local, Decoder, model::method::ts_dsae_noreg>>();
-    if (c.method == "ts-dsae") return f.template operator()<model::variant<B, Local, Decoder, model::method::ts_dsae>>();
-    throw std::runtime_error("config.json: unknown method '" + c.method + "'");
-  };
-  const bool full = c.q == "full", rich = c.decoder == "richer";
-  if (full && rich) return by_method.template operator()<model::full_local_encoder, model::richer_decoder>();
-  if (full) return by_method.template operator()<model::full_local_encoder, model::factorised_decoder>();
-  if (rich) return by_method.template operator()<model::factorised_local_encoder, model::richer_decoder>();
-  return by_method.template operator()<model::factorised_local_encoder, model::factorised_decoder>();
+  try {
+    return dsae::model::with_variant<dsae::cpu<float>>(c.method, c.q, c.decoder, std::forward<F>(f));
+  } catch (const std::invalid_argument& e) {
+    if (!dsae::model::is_method(c.method) || (c.q != "factorised" && c.q != "full") ||
+        (c.decoder != "factorised" && c.decoder != "richer"))
+      throw std::runtime_error(std::string("config.json: ") + e.what());
+    throw;
+  }
 }
 
 // The weights' own stage (metadata "stage", written by save_weights) decides what the

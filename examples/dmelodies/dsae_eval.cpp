@@ -611,16 +611,6 @@ int run(const cli_options& o, const run_config& rc) {
   return 0;
 }
 
-template <template <class> class Local, template <class> class Decoder>
-int dispatch_method(const cli_options& o, const run_config& c) {
-  using B = cpu<float>;
-  if (c.method == "dsae") return run<model::variant<B, Local, Decoder, model::policy::dsae>>(o, c);
-  if (c.method == "dsae-f") return run<model::variant<B, Local, Decoder, model::policy::dsae_f>>(o, c);
-  if (c.method == "ts-dsae-noreg") return run<model::variant<B, Local, Decoder, model::policy::ts_dsae_noreg>>(o, c);
-  if (c.method == "ts-dsae") return run<model::variant<B, Local, Decoder, model::policy::ts_dsae>>(o, c);
-  throw std::runtime_error("config.json: unknown method '" + c.method + "'");
-}
-
 // ---- generic mode ----------------------------------------------------------------------
 
 bool npy_route_options(const cli_options& o) {
@@ -798,14 +788,7 @@ int main(int argc, char** argv) {
     o.tracker = std::make_shared<const audio::pitch_tracker>(o.pitch_tracker, audio::rpa_crepe_config());
     const run_config c = read_config(o.run);
     io::run_lock lock(o.run, "evaluate");  // no dsae-train or second dsae-eval writes the run meanwhile
-    const bool full = c.q == "full", rich = c.decoder == "richer";
-    if (c.q != "full" && c.q != "factorised") throw std::runtime_error("config.json: unknown q '" + c.q + "'");
-    if (c.decoder != "richer" && c.decoder != "factorised")
-      throw std::runtime_error("config.json: unknown decoder '" + c.decoder + "'");
-    if (full && rich) return dispatch_method<model::full_local_encoder, model::richer_decoder>(o, c);
-    if (full) return dispatch_method<model::full_local_encoder, model::factorised_decoder>(o, c);
-    if (rich) return dispatch_method<model::factorised_local_encoder, model::richer_decoder>(o, c);
-    return dispatch_method<model::factorised_local_encoder, model::factorised_decoder>(o, c);
+    return dsae_cli::with_run_model(c, [&]<class Model>() { return run<Model>(o, c); });  // the method registry
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "dsae-eval: error: out of memory\n");
     return 2;

@@ -4,7 +4,7 @@
 Input: results.csv, one row per trained run, header line required, columns in any order:
 
     run_id      unique name of the run (string)
-    method      dsae | dsae-f | ts-dsae-noreg | ts-dsae   (DSAE, DSAE-f, TS-DSAE w/o regs, TS-DSAE)
+    method      a name of the method registry (dsae-train --list-methods: dsae, dsae-f, ...)
     q           local-encoder variant, e.g. "factorised" or "full" (Fig. 6 compares them)
     z           local latent size Z (8, 16 or 32 in the paper)
     seed        training seed
@@ -39,6 +39,7 @@ unless --layout freq-time; they are drawn with one colour scale, time on x, mel 
 """
 import argparse
 import csv
+import json
 import math
 import os
 import sys
@@ -56,12 +57,44 @@ def _init_matplotlib():
         import matplotlib.pyplot as pyplot
         plt = pyplot
 
-METHODS = ["dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"]
-METHOD_LABELS = {"dsae": "DSAE", "dsae-f": "DSAE-f", "ts-dsae-noreg": "TS-DSAE w/o regs",
-                 "ts-dsae": "TS-DSAE"}
-METHOD_COLORS = {"dsae": "#1f77b4", "dsae-f": "#ff7f0e", "ts-dsae-noreg": "#2ca02c",
-                 "ts-dsae": "#d62728"}
-METHOD_MARKERS = {"dsae": "o", "dsae-f": "s", "ts-dsae-noreg": "^", "ts-dsae": "D"}
+# Methods, their order and labels: the library's method registry (`dsae-train --list-methods`,
+# include/dsae/model/registry.hpp), read from --methods-json or methods.json beside the CSV
+# (dsae-experiment writes it); without one, the CSV's own method names in order of appearance.
+METHODS = []
+METHOD_LABELS = {}
+METHOD_COLORS = {}
+METHOD_MARKERS = {}
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+MARKER_CYCLE = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def set_methods(names, labels=None):
+    METHODS[:] = list(names)
+    METHOD_LABELS.clear()
+    METHOD_LABELS.update({m: (labels or {}).get(m, m) for m in METHODS})
+    METHOD_COLORS.clear()
+    METHOD_COLORS.update({m: PALETTE[k % len(PALETTE)] for k, m in enumerate(METHODS)})
+    METHOD_MARKERS.clear()
+    METHOD_MARKERS.update({m: MARKER_CYCLE[k % len(MARKER_CYCLE)] for k, m in enumerate(METHODS)})
+
+
+def load_methods(json_path, csv_path):
+    """The registry from json_path (or methods.json beside the CSV); else the CSV's names."""
+    path = json_path or os.path.join(os.path.dirname(os.path.abspath(csv_path)), "methods.json")
+    if os.path.exists(path):
+        try:
+            reg = json.load(open(path))
+            set_methods([m["name"] for m in reg["methods"]], {m["name"]: m["label"] for m in reg["methods"]})
+            return
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"{path}: not a method registry (dsae-train --list-methods): {e}")
+    if json_path:
+        raise SystemExit(f"{json_path}: not found (write it with: dsae-train --list-methods > {json_path})")
+    with open(csv_path, newline="") as f:
+        names = list(dict.fromkeys((r.get("method") or "").strip() for r in csv.DictReader(f)))
+    print(f"plots.py: no methods.json beside {csv_path}: methods in CSV order, labels = names "
+          "(dsae-train --list-methods > methods.json gives the paper's labels)", file=sys.stderr)
+    set_methods([n for n in names if n])
 Z_VALUES = [8, 16, 32]
 REQUIRED = ["run_id", "method", "q", "z", "seed", "f1_pre", "f1_global", "f1_local", "recon_mse"]
 NUMERIC = ["z", "seed", "f1_pre", "f1_global", "f1_local", "recon_mse", "frechet",
@@ -288,6 +321,7 @@ def pick_q(rows, wanted):
 
 
 def cmd_results(args):
+    load_methods(args.methods_json, args.csv)
     rows = read_results(args.csv)
     q = pick_q(rows, args.q)
     _init_matplotlib()
@@ -358,6 +392,8 @@ def main(argv=None):
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--q", default=None, help="q value used for Figs. 3-5")
     r.add_argument("--title", default=None, help="dataset name for the titles")
+    r.add_argument("--methods-json", default=None,
+                   help="the method registry (dsae-train --list-methods); default: methods.json beside --csv")
     r.set_defaults(func=cmd_results)
     s = sub.add_parser("spectrograms", help="Fig. 7-like grid of log-mel arrays (.npy)")
     s.add_argument("--npy", nargs="+", required=True)

@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "peer.hpp"
+#include <dsae/model/registry.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -80,6 +81,11 @@ BOOST_AUTO_TEST_CASE(results_figures_are_written) {
         }
     for (int m = 0; m < 4; ++m)  // a second encoder variant at Z = 16 for Fig. 6
       os << "f" << m << "," << methods[m] << ",full,16,0,1.0,0.5,0.5,0.02,,,,\n";
+  }
+  {
+    // The method registry beside the CSV, as dsae-experiment writes it (dsae-train --list-methods).
+    std::ofstream os(dir / "methods.json");
+    os << dsae::model::methods_json() << "\n";
   }
   const fs::path out = dir / "figs";
   const int rc = run_plots("results --csv \"" + (dir / "results.csv").string() + "\" --out \"" +

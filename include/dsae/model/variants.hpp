@@ -27,6 +27,8 @@ using lstm_prior = transition_prior<lstm_transition>;
 // DSAE: L = recon + KL_z + KL(q(v) || N(0, I)); one stage.
 struct dsae {
   static constexpr const char* name = "dsae";
+  static constexpr const char* label = "DSAE";
+  static constexpr const char* description = "recon + KL_z + KL(q(v) || N(0, I)); one stage, everything trains";
   template <class Backend, template <class> class Local, template <class> class Decoder>
   using model = sequential_vae<Backend, global_encoder, Local, Decoder,
                                lstm_prior, standard_normal, one_stage,
@@ -36,6 +38,9 @@ struct dsae {
 // at C the local side unfreezes and the global encoder freezes.
 struct dsae_f {
   static constexpr const char* name = "dsae-f";
+  static constexpr const char* label = "DSAE-f";
+  static constexpr const char* description =
+      "the DSAE objective; stage 1 trains the global encoder and decoder, then the global encoder freezes";
   template <class Backend, template <class> class Local, template <class> class Decoder>
   using model = sequential_vae<Backend, global_encoder, Local, Decoder,
                                lstm_prior, standard_normal, two_stage<group::global_encoder>,
@@ -44,6 +49,8 @@ struct dsae_f {
 // TS-DSAE w/o regs: two stages; from C, p(v | x) = q_C(v | x).
 struct ts_dsae_noreg {
   static constexpr const char* name = "ts-dsae-noreg";
+  static constexpr const char* label = "TS-DSAE w/o regs";
+  static constexpr const char* description = "two stages; from C the prior on v is the frozen stage-1 posterior q_C";
   template <class Backend, template <class> class Local, template <class> class Decoder>
   using model = sequential_vae<Backend, global_encoder, Local, Decoder,
                                lstm_prior, snapshot_posterior, two_stage<>,
@@ -52,6 +59,8 @@ struct ts_dsae_noreg {
 // TS-DSAE: as w/o regs plus the global- and local-swap regularisers (terms 1-4).
 struct ts_dsae {
   static constexpr const char* name = "ts-dsae";
+  static constexpr const char* label = "TS-DSAE";
+  static constexpr const char* description = "TS-DSAE w/o regs plus the global- and local-swap regularisers (terms 1-4)";
   template <class Backend, template <class> class Local, template <class> class Decoder>
   using model = sequential_vae<Backend, global_encoder, Local, Decoder,
                                lstm_prior, snapshot_posterior, two_stage<>,
