@@ -58,8 +58,7 @@ struct z_energy {
     c.scale = weight * inv;
     s.record(c);  // c.backward() runs in the reverse pass
     const double value = inv * q.mu->value->squaredNorm();
-    out.extra += weight * value;
-    out.loss += weight * value;
+    out.report("z_energy", value, weight);  // by name in logs; weight * value into extra and loss
   }
 };
 

@@ -1,5 +1,6 @@
 // dsae-train: train one variant of the paper on a dataset.
 //
+//   dsae-train --list-methods       (the method registry as JSON; model/registry.hpp)
 //   dsae-train --data DIR|FILE.npy --method {dsae,dsae-f,ts-dsae-noreg,ts-dsae}
 //              --q {factorised,full} [--decoder {factorised,richer}] --z 16
 //              --seed 831 --epochs 4000 --stage1-epochs 300 --patience 300
@@ -22,6 +23,7 @@
 #include <dsae/data/dataset.hpp>
 #include <dsae/data/npy.hpp>
 #include <dsae/dsae.hpp>
+#include <dsae/model/registry.hpp>
 #include <dsae/train/dataset_sets.hpp>
 #include <dsae/eval/model_eval.hpp>
 #include <dsae/io/atomic_file.hpp>
@@ -276,7 +278,7 @@ int run(const cli_options& o) {
           {"step/swap", l.swap[0] + l.swap[1] + l.swap[2] + l.swap[3]}, {"step/stage", double(stage)},
           {"step/learning_rate", lr}};
       if (l.kl_z_computed) v.push_back({"step/kl_z", l.kl_z});
-      if (l.extra != 0) v.push_back({"step/extra", l.extra});
+      for (const auto& t : l.named) v.push_back({"step/" + t.name, t.value});  // custom terms by name
       tb->scalars(std::int64_t(step), v);
       ++epoch_steps;
     };
@@ -292,6 +294,7 @@ int run(const cli_options& o) {
         const char* swaps[4] = {"swap_global_v", "swap_global_z", "swap_local_v", "swap_local_z"};  // terms 1..4
         for (int k = 0; k < 4; ++k)
           if (l->swap[size_t(k)] != 0) v.push_back({p + swaps[k], l->swap[size_t(k)]});
+        for (const auto& t : l->named) v.push_back({p + t.name, t.value});
       }
       if (secs > 0) v.push_back({"epoch/steps_per_second", double(epoch_steps) / secs});
       tb->scalars(std::int64_t(epoch + 1), v);
@@ -348,15 +351,6 @@ int run(const cli_options& o) {
   return 0;
 }
 
-template <template <class> class Local, template <class> class Decoder>
-int dispatch_method(const cli_options& o) {
-  using B = cpu<float>;
-  if (o.method == "dsae") return run<model::variant<B, Local, Decoder, model::policy::dsae>>(o);
-  if (o.method == "dsae-f") return run<model::variant<B, Local, Decoder, model::policy::dsae_f>>(o);
-  if (o.method == "ts-dsae-noreg") return run<model::variant<B, Local, Decoder, model::policy::ts_dsae_noreg>>(o);
-  return run<model::variant<B, Local, Decoder, model::policy::ts_dsae>>(o);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -371,9 +365,15 @@ int main(int argc, char** argv) {
   app.add_option("--val-labels", o.source.val_labels, "labels of --val-data");
   app.add_option("--val-fraction", o.source.val_fraction, "seeded random validation share of --data.npy")
       ->check(CLI::Range(1e-6, 0.999999))->capture_default_str();
-  app.add_option("--method", o.method)->check(CLI::IsMember({"dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"}));
-  app.add_option("--q", o.q, "local posterior")->check(CLI::IsMember({"factorised", "full"}));
-  app.add_option("--decoder", o.decoder)->check(CLI::IsMember({"factorised", "richer"}));
+  // The choices come from the method registry (model/registry.hpp; --list-methods prints it).
+  std::vector<std::string> method_names, q_names(model::local_encoder_names.begin(), model::local_encoder_names.end()),
+      decoder_names(model::decoder_names.begin(), model::decoder_names.end());
+  for (const auto& m : model::method_infos) method_names.emplace_back(m.name);
+  app.add_option("--method", o.method)->check(CLI::IsMember(method_names));
+  app.add_option("--q", o.q, "local posterior")->check(CLI::IsMember(q_names));
+  app.add_option("--decoder", o.decoder)->check(CLI::IsMember(decoder_names));
+  bool list_methods = false;  // handled before parsing (main); declared for --help
+  app.add_flag("--list-methods", list_methods, "print the method registry as JSON (methods, q, decoder choices) and exit");
   const auto latent = dsae_cli::integer_in<long long>(1, model::model_sizes::max_latent, "a latent size");
   app.add_option("--z", o.z, "local latent size")->transform(latent);
   app.add_option("--v", o.v, "global latent size")->transform(latent);
@@ -395,6 +395,12 @@ int main(int argc, char** argv) {
                  "(needs labels), in metrics.jsonl and TensorBoard")
       ->transform(dsae_cli::non_negative_int());
   app.footer("Exit status: 0 done, 2 error, 3 diverged (non-finite loss or gradient), 75 stopped by SIGUSR1/SIGTERM (checkpoint written; rerun with --resume).");
+  // Before parsing: --list-methods needs no --data or --out (the Python drivers ask for it).
+  for (int k = 1; k < argc; ++k)
+    if (std::string_view(argv[k]) == "--list-methods") {
+      std::printf("%s\n", model::methods_json().c_str());
+      return 0;
+    }
   if (const int rc = dsae_cli::parse(app, argc, argv); rc >= 0) return rc;
   install_stop_handlers();
   if (o.out.empty()) {
@@ -402,11 +408,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const bool full = o.q == "full", rich = o.decoder == "richer";
-    if (full && rich) return dispatch_method<model::full_local_encoder, model::richer_decoder>(o);
-    if (full) return dispatch_method<model::full_local_encoder, model::factorised_decoder>(o);
-    if (rich) return dispatch_method<model::factorised_local_encoder, model::richer_decoder>(o);
-    return dispatch_method<model::factorised_local_encoder, model::factorised_decoder>(o);
+    return model::with_variant<cpu<float>>(o.method, o.q, o.decoder, [&]<class Model>() { return run<Model>(o); });
   } catch (const train::divergence_error& e) {
     std::fprintf(stderr, "dsae-train: error: %s\n", e.what());
     return 3;

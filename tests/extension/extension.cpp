@@ -11,8 +11,12 @@
 #include <dsae/testing/gradcheck.hpp>
 #include <dsae/train/trainer.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -58,8 +62,7 @@ struct v_mean_distance {
     site.scale = weight * inv;
     const double value = inv * (*q.mu->value - *partner.value).squaredNorm();
     s.record(site);
-    out.extra += weight * value;
-    out.loss += weight * value;
+    out.report("v_mean_distance", value, weight);  // by name in logs; weight * value into extra and loss
   }
 };
 
@@ -193,6 +196,44 @@ int main() {
   }
   check_and_train<beta_dsae>("beta_dsae");
   check_and_train<dsae_with_distance>("dsae_with_distance");
+  // (b') a custom term is reported by name: its unweighted value, weight * value in extra and
+  // loss, the name in the metrics line of the trainer; a bad name is refused.
+  {
+    dsae_with_distance<host_backend> m(tiny(), 3);
+    const auto set = tiny_set(4, 5);
+    model::sequence_batch<host_backend> b;
+    const index_t idx[] = {0, 1, 2, 3};
+    set.batch_into(b, idx, 4);
+    const auto l = m.evaluate(b, 1, 1);
+    const double d = l.term("v_mean_distance");
+    expect(l.named.size() == 1 && std::isfinite(d) && d > 0, "the custom term is reported by name");
+    expect(std::abs(l.extra - 0.5 * d) < 1e-12 && std::abs(l.loss - (l.recon + l.kl_z + l.kl_v + 0.5 * d)) < 1e-12,
+           "extra = weight * value and the loss includes it");
+    bool refused = false;
+    try {
+      objective::loss_terms t;
+      t.report("has space", 1.0, 1.0);
+    } catch (const std::invalid_argument&) {
+      refused = true;
+    }
+    expect(refused, "a term name with a space is refused");
+    train::trainer_options o;
+    o.batch_size = 4;
+    o.max_epochs = 1;
+    o.stage1_epochs = 0;
+    o.verbose = false;
+    o.out_dir = std::filesystem::temp_directory_path() / ("dsae_extension_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(o.out_dir);
+    dsae_with_distance<cpu<float>> mf(tiny(), 4);
+    train::trainer<dsae_with_distance<cpu<float>>> t(mf, o);
+    t.fit(set, tiny_set(3, 6));
+    std::ifstream in(o.out_dir / "metrics.jsonl");
+    std::string line;
+    std::getline(in, line);
+    expect(line.find("\"terms\": {\"v_mean_distance\": ") != std::string::npos,
+           "metrics.jsonl has the term by name: " + line);
+    std::filesystem::remove_all(o.out_dir);
+  }
   check_and_train<ts_dsae_one_layer>("ts_dsae_one_layer");
   std::printf("%s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;

@@ -34,6 +34,8 @@ inline std::string non_finite_term(const model::loss_terms& l) {
   if (!std::isfinite(l.kl_v)) return "KL_v " + num(l.kl_v);
   for (int k = 0; k < 4; ++k)
     if (!std::isfinite(l.swap[std::size_t(k)])) return "swap term " + std::to_string(k) + " " + num(l.swap[std::size_t(k)]);
+  for (const auto& t : l.named)  // custom terms, by name
+    if (!std::isfinite(t.value)) return "term '" + t.name + "' " + num(t.value);
   return {};
 }
 }  // namespace detail_div

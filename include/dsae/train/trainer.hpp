@@ -34,6 +34,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 #include "../model/sequential_vae.hpp"
@@ -241,10 +242,16 @@ class trainer {
         // A stage-1 training step does not compute KL_z (no gradient): "-".
         char klz[32] = "      -";
         if (tr.kl_z_computed) std::snprintf(klz, sizeof klz, "%.5f", tr.kl_z);
-        std::printf("epoch %5lld/%lld stage %d | train %.5f (rec %.5f kl_z %s kl_v %.5f swap %.5f) | val %.5f%s | %.2fs | ETA %s\n",
+        std::string named;  // custom terms by name
+        for (const auto& t : tr.named) {
+          char b[96];
+          std::snprintf(b, sizeof b, " %s %.5f", t.name.c_str(), t.value);
+          named += b;
+        }
+        std::printf("epoch %5lld/%lld stage %d | train %.5f (rec %.5f kl_z %s kl_v %.5f swap %.5f%s) | val %.5f%s | %.2fs | ETA %s\n",
                     (long long)epoch + 1, (long long)m_o.max_epochs, stage, tr.loss, tr.recon, klz, tr.kl_v,
-                    tr.swap[0] + tr.swap[1] + tr.swap[2] + tr.swap[3], va.loss, improved ? " *" : "", secs,
-                    duration(eta).c_str());
+                    tr.swap[0] + tr.swap[1] + tr.swap[2] + tr.swap[3], named.c_str(), va.loss, improved ? " *" : "",
+                    secs, duration(eta).c_str());
         std::fflush(stdout);
       }
       if (m_o.verbose && !evals.empty()) {
@@ -265,7 +272,7 @@ class trainer {
     return r;
   }
 
-  static std::vector<index_t> permutation(index_t n, prob::noise_key key) { return model::random_permutation(n, key); }
+  static std::vector<index_t> permutation(index_t n, prob::noise_key key) { return prob::random_permutation(n, key); }
 
  private:
   // A stopped epoch: batches already done and their weighted train terms
@@ -282,7 +289,14 @@ class trainer {
         std::snprintf(b, sizeof b, "%s%a", s.empty() ? "" : " ", x);
         s += b;
       }
-      return {{"partial_batches", std::to_string(batches)}, {"partial_train", s}};
+      std::string named;  // custom terms: "name %a" pairs (names are [A-Za-z0-9_.-]+)
+      for (const auto& t : train.named) {
+        std::snprintf(b, sizeof b, "%a", t.value);
+        named += (named.empty() ? "" : " ") + t.name + " " + b;
+      }
+      std::map<std::string, std::string> m{{"partial_batches", std::to_string(batches)}, {"partial_train", s}};
+      if (!named.empty()) m["partial_named"] = named;
+      return m;
     }
     static partial_epoch from(const std::map<std::string, std::string>& meta, const std::filesystem::path& src) {
       partial_epoch p;
@@ -298,6 +312,19 @@ class trainer {
       if (!ok)
         throw std::runtime_error("checkpoint '" + src.string() + "': bad partial-epoch metadata" +
                                  (why.empty() ? std::string() : " (partial_batches " + why + ")"));
+      if (const auto nm = meta.find("partial_named"); nm != meta.end()) {
+        std::istringstream in(nm->second);
+        std::string name, value;
+        while (in >> name >> value) {
+          double x = 0;
+          char* end = nullptr;
+          x = std::strtod(value.c_str(), &end);
+          if (!model::loss_terms::valid_term_name(name) || end == value.c_str() || *end != '\0' || !std::isfinite(x))
+            throw std::runtime_error("checkpoint '" + src.string() + "': bad partial-epoch term '" + name + " " +
+                                     value + "'");
+          p.train.add_named(name, x);
+        }
+      }
       p.batches = nbatches;
       p.train.loss = v[0], p.train.recon = v[1], p.train.kl_z = v[2], p.train.kl_v = v[3];
       for (int k = 0; k < 4; ++k) p.train.swap[size_t(k)] = v[4 + k];
@@ -326,6 +353,7 @@ class trainer {
     acc.kl_v += w * l.kl_v;
     for (int k = 0; k < 4; ++k) acc.swap[size_t(k)] += w * l.swap[size_t(k)];
     acc.extra += w * l.extra;
+    for (const auto& t : l.named) acc.add_named(t.name, w * t.value);
   }
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -369,16 +397,31 @@ class trainer {
                                double secs, bool improved,
                                const std::vector<std::pair<std::string, double>>& evals = {},
                                const std::vector<std::string>& warnings = {}) {
-    char b[1024], klz[32] = "null";  // train kl_z: null when the steps skipped it (stage 1)
-    if (tr.kl_z_computed) std::snprintf(klz, sizeof klz, "%.9g", tr.kl_z);
-    std::snprintf(b, sizeof b,
-                  "{\"epoch\": %lld, \"stage\": %d, \"train\": {\"loss\": %.9g, \"recon\": %.9g, \"kl_z\": %s, "
-                  "\"kl_v\": %.9g, \"swap\": [%.9g, %.9g, %.9g, %.9g]}, \"val\": {\"loss\": %.9g, \"recon\": %.9g, "
-                  "\"kl_z\": %.9g, \"kl_v\": %.9g, \"swap\": [%.9g, %.9g, %.9g, %.9g]}, \"seconds\": %.4f, \"best\": %s}",
-                  (long long)epoch, stage, tr.loss, tr.recon, klz, tr.kl_v, tr.swap[0], tr.swap[1], tr.swap[2],
-                  tr.swap[3], va.loss, va.recon, va.kl_z, va.kl_v, va.swap[0], va.swap[1], va.swap[2], va.swap[3], secs,
-                  improved ? "true" : "false");
-    std::string line = b;
+    // {"loss": .., "recon": .., "kl_z": .., "kl_v": .., "swap": [..] [, "terms": {name: value}]}
+    auto terms = [](const model::loss_terms& l, bool train) {
+      char b[512], klz[32] = "null";  // train kl_z: null when the steps skipped it (stage 1)
+      if (!train || l.kl_z_computed) std::snprintf(klz, sizeof klz, "%.9g", l.kl_z);
+      std::snprintf(b, sizeof b, "{\"loss\": %.9g, \"recon\": %.9g, \"kl_z\": %s, \"kl_v\": %.9g, "
+                    "\"swap\": [%.9g, %.9g, %.9g, %.9g]", l.loss, l.recon, klz, l.kl_v, l.swap[0], l.swap[1], l.swap[2],
+                    l.swap[3]);
+      std::string s = b;
+      if (!l.named.empty()) {
+        s += ", \"terms\": {";
+        for (std::size_t k = 0; k < l.named.size(); ++k) {
+          char v[40] = "null";
+          if (std::isfinite(l.named[k].value)) std::snprintf(v, sizeof v, "%.9g", l.named[k].value);
+          s += (k ? ", \"" : "\"") + l.named[k].name + "\": " + v;  // names: [A-Za-z0-9_.-]+
+        }
+        s += "}";
+      }
+      return s + "}";
+    };
+    char b[256];
+    std::snprintf(b, sizeof b, "{\"epoch\": %lld, \"stage\": %d, \"train\": ", (long long)epoch, stage);
+    std::string head = std::string(b) + terms(tr, true) + ", \"val\": " + terms(va, false);
+    std::snprintf(b, sizeof b, ", \"seconds\": %.4f, \"best\": %s}", secs, improved ? "true" : "false");
+    head += b;
+    std::string line = head;
     if (evals.empty() && warnings.empty()) return line;
     line.pop_back();  // the closing brace
     // The core library has no JSON dependency: names and warnings are escaped here.
