@@ -106,7 +106,7 @@ if(NOT TARGET dsae::thrust)
     add_library(dsae::thrust INTERFACE IMPORTED GLOBAL)
     target_include_directories(dsae::thrust INTERFACE ${DSAE_THRUST_INCLUDE_DIR})
     target_compile_definitions(dsae::thrust INTERFACE
-      THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP DSAE_HAS_THRUST=1)
+      THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP)
     target_link_libraries(dsae::thrust INTERFACE dsae::dsae OpenMP::OpenMP_CXX)
   else()
     set(_dsae_absent "")

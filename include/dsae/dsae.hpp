@@ -13,6 +13,7 @@
 #include "nn/parameters.hpp"
 #include "nn/tanh.hpp"
 #include "prob/gaussian.hpp"
+#include "prob/permutation.hpp"
 #include "prob/philox.hpp"
 #include "train/adam.hpp"
 #include "train/checkpoint.hpp"

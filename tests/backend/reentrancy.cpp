@@ -1,10 +1,14 @@
-// Reentrancy of the cpu backend: two TS-DSAE models trained on two std::threads
+// Reentrancy of the cpu backend (and, built with DSAE_REENTRANCY_THRUST, of the Thrust
+// backend on OMP): two TS-DSAE models trained on two std::threads
 // (a seed sweep in one process) end bit-identical to each trained alone.
 // Shapes are chosen so that every scratch-using path runs: the fused MLP's
 // chunked weight gradients and the split-reduction GEMM (>= 4096 frames).
 // Plain main (no test framework), so that the ThreadSanitizer build of this one
 // file (tests/backend/tsan/) needs nothing but the headers. Exit 0 = passed.
 #include <dsae/backend/cpu.hpp>
+#if defined(DSAE_REENTRANCY_THRUST)  // the same test on the Thrust backend (OMP device system)
+#include <dsae/backend/thrust.hpp>
+#endif
 #include <dsae/model/variants.hpp>
 #include <dsae/train/adam.hpp>
 
@@ -15,7 +19,11 @@
 
 namespace {
 
+#if defined(DSAE_REENTRANCY_THRUST)
+using backend = dsae::thrust_backend<float>;
+#else
 using backend = dsae::cpu<float>;
+#endif
 using model_type = dsae::model::ts_dsae<backend>;
 
 dsae::model::model_sizes sizes() {

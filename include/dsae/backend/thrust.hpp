@@ -431,18 +431,19 @@ struct thrust_backend {
   }
   static detail::thrust_k::view<T> opt(tensor* t) { return t ? ref(*t).v() : detail::thrust_k::view<T>{}; }
 
-  // A device row of at least n ones (grown, never shrunk; leaked on purpose so
-  // no device free runs after the CUDA runtime unloads).
+  // A device row of at least n ones, one per host thread (two models trained on two
+  // threads never share it; grown, never shrunk; leaked on purpose so no device free runs
+  // after the CUDA runtime unloads).
   static const T* ones(index_t n) {
-    static auto* buf = new thrust::device_vector<T>();
+    thread_local auto* buf = new thrust::device_vector<T>();
     if (index_t(buf->size()) < n) buf->assign(size_t(n), T(1));
     return thrust::raw_pointer_cast(buf->data());
   }
 
-  // Device scratch buffer `slot` of at least n elements (grown, never shrunk
-  // or freed; see ones()).
+  // Device scratch buffer `slot` of at least n elements, per host thread and used only
+  // within one op call (grown, never shrunk or freed; see ones()).
   static T* workspace(int slot, index_t n) {
-    static auto* bufs = new std::array<thrust::device_vector<T>, 2>();
+    thread_local auto* bufs = new std::array<thrust::device_vector<T>, 2>();
     auto& b = (*bufs)[size_t(slot)];
     if (index_t(b.size()) < n) b.resize(size_t(n));
     return thrust::raw_pointer_cast(b.data());

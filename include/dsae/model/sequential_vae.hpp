@@ -37,6 +37,7 @@
 #include "../objective/swap.hpp"
 #include "../objective/tape.hpp"
 #include "../objective/values.hpp"
+#include "../prob/permutation.hpp"
 #include "batch.hpp"
 #include "sizes.hpp"
 #include "slots.hpp"
@@ -48,16 +49,8 @@ using objective::loss_terms;
 using objective::noise_stream;
 using enum objective::noise_stream;
 
-// A uniform random permutation of 0..n-1 (Fisher-Yates on counter-based uniforms).
-inline std::vector<index_t> random_permutation(index_t n, prob::noise_key key) {
-  std::vector<index_t> p(static_cast<size_t>(n));
-  for (index_t i = 0; i < n; ++i) p[size_t(i)] = i;
-  for (index_t i = n - 1; i > 0; --i) {
-    const auto j = index_t(prob::philox_uniform(key, std::uint64_t(i)) * double(i + 1));
-    std::swap(p[size_t(i)], p[size_t(std::min(j, i))]);
-  }
-  return p;
-}
+// The swap terms' permutations (prob/permutation.hpp; the name stays usable here).
+using prob::random_permutation;
 
 template <class Backend, template <class> class GlobalEncoder, template <class> class LocalEncoder,
           template <class> class Decoder, class PriorZ, class PriorV, class Schedule, class... Terms>

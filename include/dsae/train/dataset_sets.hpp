@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -104,7 +105,7 @@ inline std::pair<sequence_set, sequence_set> split_train_val(const sequence_set&
   if (all.count < 2) throw std::runtime_error(all.source + ": needs at least 2 sequences for a train/val split");
   if (!(val_fraction > 0 && val_fraction < 1))
     throw std::runtime_error(all.source + ": validation fraction must be in (0, 1)");
-  const auto perm = model::random_permutation(all.count, {seed, 12, 0});
+  const auto perm = prob::random_permutation(all.count, {seed, 12, 0});
   const index_t n_val =
       std::min<index_t>(all.count - 1, std::max<index_t>(1, index_t(std::floor(double(all.count) * val_fraction))));
   sequence_set tr, va;
@@ -150,6 +151,16 @@ inline void require_npy_route(const data_source& s, const std::string& option, c
     throw std::runtime_error(option + " " + value + ": only with --data FILE.npy; the dataset folder " + s.data +
                              " holds its own (DIR/<split>/lengths.npy, labels.npy; docs/data.md)");
 }
+// A label with one class cannot be evaluated (LDA, swap pairs): refused before training.
+inline void check_label_classes(const sequence_set& s, const std::string& file) {
+  for (index_t k = 0; k < s.label_count(); ++k) {
+    const auto y = s.label_column(k);
+    if (std::set<int>(y.begin(), y.end()).size() < 2)
+      throw std::runtime_error(file + ": label '" + s.label_names[size_t(k)] + "' has a single class (" +
+                               std::to_string(y.empty() ? 0 : y[0]) + ") in all " + std::to_string(s.count) +
+                               " sequences: nothing to evaluate with it; drop that column");
+  }
+}
 // One .npy file set: features (+ lengths, labels), validated; labels named by `names`.
 inline sequence_set load_npy_set(const std::string& x, const std::string& lengths, const std::string& labels,
                                  const std::vector<std::string>& names, std::vector<std::string>& notes) {
@@ -169,6 +180,7 @@ inline sequence_set load_npy_set(const std::string& x, const std::string& length
                                "gives " + std::to_string(names.size()) + " names");
     for (std::size_t k = 0; k < y.shape(1); ++k)
       s.label_names.push_back(names.empty() ? "label" + std::to_string(k) : names[k]);
+    check_label_classes(s, labels);
   }
   try {
     s.validate();
@@ -195,6 +207,7 @@ inline loaded_data load_train_val(const data_source& s) {
                                "val/features.npy and manifest.json; see docs/data.md)");
     const auto ds = data::load_dataset(p);
     out.train = to_sequence_set(ds.train(), ds.label_names, (p / "train/features.npy").string());
+    detail::check_label_classes(out.train, (p / "train/labels.npy").string());
     out.val = to_sequence_set(ds.val(), ds.label_names, (p / "val/features.npy").string());
     out.split = "the dataset's val split";
   } else {

@@ -77,10 +77,11 @@ inline void cublas_check(cublasStatus_t s, const char* what) {
     throw std::runtime_error(std::string("dsae thrust backend (backend/thrust.hpp): ") + what +
                              " failed with cuBLAS status " + std::to_string(int(s)));
 }
-// One handle for the process, created on first use and deliberately never
-// destroyed (a static destructor would run after the CUDA runtime unloads).
+// One handle per host thread (a cuBLAS handle must not be used by two threads at once:
+// two models trained on two threads each get their own), created on first use and
+// deliberately never destroyed (a destructor could run after the CUDA runtime unloads).
 inline cublasHandle_t cublas() {
-  static cublasHandle_t h = [] {
+  thread_local cublasHandle_t h = [] {
     cublasHandle_t x = nullptr;
     cublas_check(cublasCreate(&x), "cublasCreate");
     // The stream Thrust launches on, so GEMMs and element kernels stay ordered.
