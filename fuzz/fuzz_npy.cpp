@@ -1,4 +1,5 @@
-// libFuzzer target: the .npy reader (data/npy.hpp) on arbitrary file images.
+// libFuzzer target: the .npy readers (data/npy.hpp: float32/float64 features, integer
+// lengths and labels) on arbitrary file images.
 // Property: a clean error (std::runtime_error) or an array whose size matches the image.
 #include <dsae/data/npy.hpp>
 
@@ -11,6 +12,11 @@ static void one(std::string_view img) {
   try {
     const auto a = dsae::data::load_npy_float<N>(img, "fuzz.npy");
     if (a.size() * 4 > img.size()) std::abort();  // never more data than bytes
+  } catch (const std::runtime_error&) {
+  }
+  try {
+    const auto a = dsae::data::load_npy_int<N>(img, "fuzz.npy");
+    if (a.size() > img.size()) std::abort();  // at least one byte per element
   } catch (const std::runtime_error&) {
   }
 }

@@ -232,7 +232,7 @@ if args.eval_exe:
     np.save(W("y_one.npy"), y1)
     np.save(W("y_short.npy"), np.stack([g, loc], 1)[:100])
     before = open(W("run", "eval.json"), "rb").read()
-    for f, want in (("y_one.npy", "label 'local' has 1 class"), ("y_short.npy", "labels for 100 sequences")):
+    for f, want in (("y_one.npy", "label 'local' has a single class"), ("y_short.npy", "labels for 100 sequences")):
         r = run_cmd(EV + ["--labels", W(f), "--label-names", "global,local"])
         check(r.returncode == 2 and f in r.stderr and want in r.stderr and open(W("run", "eval.json"), "rb").read() == before,
               "dsae-eval refuses %s naming it (%s), eval.json kept: %s" % (f, want, err(r)))

@@ -113,7 +113,9 @@ cases = [
     ("len.npy", ["--labels", W("y_float.npy")], "expected an integer array"),
     ("len.npy", ["--labels", W("y_neg.npy")], "is -1"),
     ("len.npy", ["--val-data", W("val.npy")], "--lengths and --val-lengths go together"),
+    ("len.npy", ["--labels", W("y_one.npy")], "label 'label0' has a single class (2)"),
 ]
+np.save(W("y_one.npy"), np.full(N, 2, np.int32))
 for k, (lengths, extra, want) in enumerate(cases):
     out = f"bad{k}"
     r = train("zero.npy", out, extra, lengths=lengths)
@@ -168,6 +170,18 @@ else:
     ok &= all(tag in got for tag in ("step/kl_v", "step/stage", "step/learning_rate", "epoch/steps_per_second",
                                      "epoch/val_kl_z", "epoch/train_swap_global_v"))
     check(ok, f"TensorBoard reads the curves back equal to metrics.jsonl ({len(got)} tags, {len(steps)} steps)")
+
+# 7. The method registry, machine-readable (the Python drivers read it).
+r = run_cmd([args.exe, "--list-methods"])
+try:
+    reg = json.loads(r.stdout)
+    ok = [m["name"] for m in reg["methods"]] == ["dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae"] and \
+        reg["q"] == ["factorised", "full"] and reg["decoder"] == ["factorised", "richer"]
+except (ValueError, KeyError, TypeError):
+    ok = False
+check(r.returncode == 0 and ok, f"dsae-train --list-methods prints the registry as JSON: {r.stdout.strip()[:120]}")
+r = run_cmd([args.exe, "--data", W("zero.npy"), "--out", W("bad_method"), "--method", "vae"])
+check(r.returncode != 0 and "vae" in r.stderr and "ts-dsae" in r.stderr, "an unknown --method lists the registry's")
 
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)
