@@ -61,6 +61,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/cli_checks.hpp"
+#include "../common/data_options.hpp"
 #include "../common/run_model.hpp"
 
 #include <omp.h>
@@ -746,12 +747,7 @@ int main(int argc, char** argv) {
   app.add_option("--mode", o.mode, "instrument: the paper's evaluation of a dMelodies/URMP folder; generic: any "
                  "labelled sequences; auto picks")->check(CLI::IsMember({"auto", "generic", "instrument"}))
       ->capture_default_str();
-  app.add_option("--lengths", o.source.lengths, "generic: N integers, valid frames of each sequence of --data.npy");
-  app.add_option("--labels", o.source.labels, "generic: N or N x K integer labels of --data.npy");
-  app.add_option("--label-names", o.source.label_names, "generic: names of the K label columns")->delimiter(',');
-  app.add_option("--val-data", o.source.val_data, "generic: validation sequences (default: the run's split)");
-  app.add_option("--val-lengths", o.source.val_lengths, "generic: lengths of --val-data");
-  app.add_option("--val-labels", o.source.val_labels, "generic: labels of --val-data");
+  dsae_cli::add_sequence_options(app, o.source, "generic: ");  // default: the run's own files and split
   app.add_option("--wav-examples", o.wav_examples, "validation items rendered to WAV/PNG")->transform(dsae_cli::non_negative_int());
   app.add_option("--rpa-items", o.rpa_items, "validation items for raw pitch accuracy (Griffin-Lim is slow)")
       ->transform(dsae_cli::non_negative_int());

@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include "../common/cli_checks.hpp"
+#include "../common/data_options.hpp"
 
 #include <chrono>
 #include <csignal>
@@ -357,12 +358,7 @@ int main(int argc, char** argv) {
   CLI::App app{"dsae-train: train DSAE / DSAE-f / TS-DSAE (Luo, Ewert, Dixon, IJCAI 2022)"};
   cli_options o;
   app.add_option("--data", o.data, "dataset folder or N x T x F .npy (float32 or float64)")->required();
-  app.add_option("--lengths", o.source.lengths, "N integers: valid frames of each sequence of --data (1..T)");
-  app.add_option("--labels", o.source.labels, "N or N x K integers: labels of --data (evaluation, --eval-every)");
-  app.add_option("--label-names", o.source.label_names, "names of the K label columns")->delimiter(',');
-  app.add_option("--val-data", o.source.val_data, "validation sequences (default: --val-fraction of --data)");
-  app.add_option("--val-lengths", o.source.val_lengths, "lengths of --val-data");
-  app.add_option("--val-labels", o.source.val_labels, "labels of --val-data");
+  dsae_cli::add_sequence_options(app, o.source);
   app.add_option("--val-fraction", o.source.val_fraction, "seeded random validation share of --data.npy")
       ->check(CLI::Range(1e-6, 0.999999))->capture_default_str();
   // The choices come from the method registry (model/registry.hpp; --list-methods prints it).

@@ -314,6 +314,19 @@ inline std::size_t json_count(const nlohmann::json& j, const char* key, std::siz
   return std::size_t(x.get<std::uint64_t>());
 }
 inline constexpr std::size_t max_items = std::size_t(1) << 40;
+// A whole number in [lo, hi] (JSON keeps 3e21 as a float: get<int>() of it is undefined
+// behaviour, found by fuzz_manifest).
+inline std::int64_t json_int(const nlohmann::json& x, std::int64_t lo, std::int64_t hi, const std::string& what,
+                             const std::string& where) {
+  const bool ok = (x.is_number_integer() && !x.is_number_unsigned() && x.get<std::int64_t>() >= lo &&
+                   x.get<std::int64_t>() <= hi) ||
+                  (x.is_number_unsigned() && x.get<std::uint64_t>() <= std::uint64_t(std::max<std::int64_t>(hi, 0)) &&
+                   std::int64_t(x.get<std::uint64_t>()) >= lo);
+  if (!ok)
+    throw std::runtime_error(where + ": " + what + " must be a whole number from " + std::to_string(lo) + " to " +
+                             std::to_string(hi) + ", got " + x.dump().substr(0, 40));
+  return x.is_number_unsigned() ? std::int64_t(x.get<std::uint64_t>()) : x.get<std::int64_t>();
+}
 
 inline item_label parse_item(const nlohmann::json& it, const std::vector<std::string>& instruments,
                              const std::string& where) {
@@ -329,11 +342,16 @@ inline item_label parse_item(const nlohmann::json& it, const std::vector<std::st
       throw std::runtime_error(where + ": item instrument '" + l.instrument +
                                "' is not in the manifest's \"instruments\"");
   }
-  if (it.contains("row")) l.row = it["row"].get<std::int64_t>();
+  if (it.contains("row")) l.row = json_int(it["row"], 0, std::int64_t(max_items), "item \"row\"", where);
   if (it.contains("factors"))
     for (std::size_t k = 0; k < 9; ++k)
-      l.factors[k] = it["factors"].at(dmelodies_factor_names[k]).get<int>();
-  if (it.contains("pitches")) l.pitches = it["pitches"].get<std::vector<int>>();
+      l.factors[k] = int(json_int(it["factors"].at(dmelodies_factor_names[k]), -1, 1 << 20,
+                                  std::string("factor \"") + dmelodies_factor_names[k] + "\"", where));
+  if (it.contains("pitches")) {
+    const auto& p = it["pitches"];
+    if (!p.is_array()) throw std::runtime_error(where + ": item \"pitches\" must be an array");
+    for (const auto& x : p) l.pitches.push_back(int(json_int(x, -1, 127, "a MIDI pitch (-1 = rest)", where)));
+  }
   return l;
 }
 // Places every manifest item at (split, index). requires: rows[split] = the split's feature

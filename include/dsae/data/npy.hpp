@@ -19,6 +19,7 @@
 // that does not fit the file's size, or a NaN/Inf value. Nothing is allocated from a size
 // read in the header before that size is checked against the file (overflow-safe).
 #include <array>
+#include <concepts>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -360,9 +361,11 @@ inline xt::xtensor<float, 3> load_features(const std::string& path, bool require
   return load_npy_float<3>(path, require_finite);
 }
 
-// Writes a float32 array as .npy (version 1.0, C order) atomically (io/atomic_file.hpp).
-template <std::size_t N>
-void save_npy(const std::string& path, const xt::xtensor<float, N>& a) {
+// Writes a float32 array (features, latents) or an int64 array (lengths, labels: numpy reads
+// them back as int64) as .npy (version 1.0, C order) atomically (io/atomic_file.hpp).
+template <std::size_t N, class T>
+  requires std::same_as<T, float> || std::same_as<T, std::int64_t>
+void save_npy(const std::string& path, const xt::xtensor<T, N>& a) {
   std::ostringstream os;
   xt::detail::dump_npy_stream(os, a);
   try {
@@ -371,18 +374,9 @@ void save_npy(const std::string& path, const xt::xtensor<float, N>& a) {
     detail::npy_fail(path, std::string("not written: ") + e.what());
   }
 }
-
-// Writes an int64 array as .npy ('<i8', version 1.0, C order) atomically (lengths,
-// labels: numpy reads them back as int64).
 template <std::size_t N>
 void save_npy_int(const std::string& path, const xt::xtensor<std::int64_t, N>& a) {
-  std::ostringstream os;
-  xt::detail::dump_npy_stream(os, a);
-  try {
-    io::write_file_atomic(path, os.str());
-  } catch (const std::runtime_error& e) {
-    detail::npy_fail(path, std::string("not written: ") + e.what());
-  }
+  save_npy<N>(path, a);
 }
 
 }  // namespace dsae::data
