@@ -2,6 +2,7 @@
 // (docs/encode.md).
 //
 //   dsae-encode --run RUN --data X.npy [--lengths L.npy] --out DIR [--overwrite] [--batch 128]
+//   dsae-encode --run RUN --out DIR      (the data the run was trained on, with its lengths)
 //   dsae-encode --run RUN --data DATASET_DIR [--split val] --out DIR [--overwrite]
 //
 // Reads RUN/config.json (method, q, decoder, z, v) to pick the variant, loads
@@ -229,7 +230,8 @@ int main(int argc, char** argv) {
   CLI::App app{"dsae-encode: posterior latents (v and z means, log-variances) of a trained run"};
   cli_options o;
   app.add_option("--run", o.run, "run folder written by dsae-train")->required();
-  app.add_option("--data", o.data, "N x T x F .npy (float32/float64) or a dataset folder")->required();
+  app.add_option("--data", o.data, "N x T x F .npy (float32/float64) or a dataset folder (default: the data the "
+                 "run was trained on, with its lengths)");
   app.add_option("--lengths", o.lengths, "N integers: valid frames of each sequence of --data.npy (1..T)");
   app.add_option("--split", o.split, "split of a dataset folder")->capture_default_str();
   app.add_option("--out", o.out, "output folder (created when absent)")->required();
@@ -240,10 +242,21 @@ int main(int argc, char** argv) {
   if (const int rc = dsae_cli::parse(app, argc, argv); rc >= 0) return rc;
   o.split_given = app.count("--split") > 0;
   try {
-    if (o.run.empty() || o.data.empty() || o.out.empty())
+    if (o.run.empty() || o.out.empty() || (app.count("--data") && o.data.empty()))
       throw std::runtime_error("--run, --data and --out must not be empty");
     if (!fs::is_directory(o.run)) throw std::runtime_error("--run " + o.run + ": not a folder");
     const auto rf = dsae_cli::read_run_config(o.run);
+    if (o.data.empty()) {  // the run's own data: every sequence of its --data, with its --lengths
+      const auto src = dsae_cli::run_data_source(rf);
+      if (src.data.empty())
+        throw std::runtime_error("--data is needed: " + rf.path.string() + " does not record the run's data");
+      if (!o.lengths.empty())
+        throw std::runtime_error("--lengths " + o.lengths + " needs --data (without --data the run's own lengths are used)");
+      o.data = src.data;
+      o.lengths = src.lengths;
+      std::printf("data: %s%s (the run's, from %s)\n", o.data.c_str(),
+                  o.lengths.empty() ? "" : (" with lengths " + o.lengths).c_str(), rf.path.c_str());
+    }
     plan_out(o.out, o.overwrite);  // refuse a foreign --out before minutes of work
     return dsae_cli::with_run_model(rf.config, [&]<class Model>() { return run<Model>(o, rf); });
   } catch (const std::bad_alloc&) {

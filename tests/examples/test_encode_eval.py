@@ -119,6 +119,12 @@ if r.returncode == 0:
           and "fnv1a64" in ej.get("fingerprint", {}) and "lengths_fnv1a64" in ej["fingerprint"],
           "encode.json: marker, run, weights, variant, config, data + fingerprint, N/T/F: " + json.dumps(ej)[:200])
     before = {n: open(W("enc", n), "rb").read() for n in os.listdir(W("enc")) if n.endswith(".npy")}
+    # Without --data: the run's own data and lengths (config.json), the same bytes.
+    r = run_cmd(ENC + ["--out", W("enc_own")])
+    own = {n: open(W("enc_own", n), "rb").read() for n in os.listdir(W("enc_own")) if n.endswith(".npy")} \
+        if r.returncode == 0 else {}
+    check(r.returncode == 0 and own == before and "the run's" in r.stdout,
+          "dsae-encode --run RUN --out DIR (no --data): the run's data and lengths, identical files " + err(r))
     # Garbage padding: the same bytes.
     r = run_cmd(ENC + ["--data", W("garbage.npy"), "--lengths", W("len.npy"), "--out", W("enc_g")])
     same = r.returncode == 0 and all(open(W("enc_g", n), "rb").read() == b for n, b in before.items())
