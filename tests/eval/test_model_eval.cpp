@@ -3,6 +3,7 @@
 // bit for bit), results do not depend on the thread count, a briefly trained TS-DSAE on a
 // set with a planted global and a planted local factor gives every field, and refused
 // labels name the label and the file.
+#include "common/errors.hpp"
 #include <boost/test/unit_test.hpp>
 #include <dsae/dsae.hpp>
 #include <dsae/eval/model_eval.hpp>
@@ -75,16 +76,8 @@ train::sequence_set garbled(train::sequence_set s) {
   return s;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-bool has(const std::string& s, const std::string& p) { return s.find(p) != std::string::npos; }
+using dsae_test_errors::error_of;
+using dsae_test_errors::has;
 
 struct threads {
   int m_n = omp_get_max_threads();

@@ -1,5 +1,6 @@
 // Reliability of training (issue 13): weight shapes checked on load, the divergence
 // guard, the metrics log that always matches the checkpoint, the stage-schedule check.
+#include "common/errors.hpp"
 #include <boost/test/unit_test.hpp>
 #include <dsae/dsae.hpp>
 #include <dsae/io/jsonl_log.hpp>
@@ -49,16 +50,8 @@ std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(f)), {});
 }
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-bool has(const std::string& s, const std::string& p) { return s.find(p) != std::string::npos; }
+using dsae_test_errors::error_of;
+using dsae_test_errors::has;
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(reliability)
