@@ -1,6 +1,7 @@
-// Tutorial: write your own prior, loss term and slot (docs/tutorial/README.md).
-// Compiled and run by the test suite (tests/extension/CMakeLists.txt:
-// tutorial_custom_components). Public headers only.
+// Tutorial: write your own prior, loss term and slot, and set weights and schedules
+// (docs/tutorial/README.md). Compiled and run by the test suite
+// (tests/extension/CMakeLists.txt: tutorial_custom_components). Public headers only; no
+// gradient code and no Eigen in the components, so they run on every backend.
 #include <dsae/dsae.hpp>
 #include <dsae/testing/gradcheck.hpp>
 
@@ -9,56 +10,72 @@
 
 using namespace dsae;
 
-// ---- 1. A prior: p(v) = N(0, 4 I) -------------------------------------------
-// A constant prior: two nodes that need no gradient, so no VJP.
-struct wide_normal_v {
-  static constexpr const char* name = "normal_var4";
+// ---- 1. A learnable prior on v: p(v) = N(m, diag exp(s)) ---------------------
+// Its parameters m and s (1 x V each) are registered under its own group "my_prior" by
+// declare(); forward() reads them as nodes (step.parameter) and repeats them for every
+// sequence of the batch. The model's kl_v then compares q(v | x) with it in closed form,
+// and the reverse pass reaches m and s through the node operations' VJPs.
+struct my_learnt_prior {
+  static constexpr const char* name = "my_learnt_prior";
   static constexpr bool sequential = false, uses_snapshot = false;
+  param_id mean = -1, log_var = -1;
+
+  template <class Backend, class Sizes>
+  void declare(parameters<Backend>& p, const Sizes& s) {
+    const group g = p.group_of("my_prior");
+    mean = p.add("my_prior.mean", 1, s.v_dim, g, 0);  // initial bound 0: starts at N(0, I)
+    log_var = p.add("my_prior.log_var", 1, s.v_dim, g, 0);
+  }
+  template <class Step>
+  typename Step::gaussian_type forward(Step& s) const {
+    const index_t n = s.batch().batch;
+    return {&s.repeat_rows(s.parameter(mean), n), &s.repeat_rows(s.parameter(log_var), n)};
+  }
+};
+
+// ---- 2. A loss term: smoothness of z over time ---------------------------------
+// value = mean over sequences of the time average of (mu_z[t] - mu_z[t-1])^2, written with
+// node operations: the nodes of frames 1..T-1 and 0..T-2 come from two gathers of rows
+// (a constant index list), then squared_distance with row weights. w is the weight at
+// this point of training (weight x schedule); settings() makes weight and schedule
+// settable from text ("z_smooth.weight=0.1", dsae-train --set).
+struct z_smoothness {
+  static constexpr const char* name = "z_smooth";
+  double weight = 0.1;
+  objective::weight_schedule schedule{};
+  DSAE_TERM_SETTINGS
+
   template <class Backend>
-  struct site {
-    typename Backend::tensor mu, logvar;
-    objective::node<Backend> mu_node, logvar_node;
+  struct rows_site {  // persistent across steps: the row selections and weights
+    typename Backend::tensor later, earlier, pair_w;
   };
   template <class Step>
-  static typename Step::gaussian_type forward(Step& s) {
+  void forward(Step& s, objective::loss_terms& out, double w) const {
     using backend = typename Step::backend_type;
-    auto& c = s.template site<site<backend>>();  // persistent across steps
-    const index_t n = s.batch().batch, v = s.sizes().v_dim;
-    backend::resize(c.mu, n, v);
-    backend::resize(c.logvar, n, v);
-    backend::zero(c.mu);
-    backend::fill(c.logvar, typename Step::scalar(std::log(4.0)));
-    c.mu_node.reset(c.mu, false);
-    c.logvar_node.reset(c.logvar, false);
-    return {&c.mu_node, &c.logvar_node};
-  }
-};
-
-// ---- 2. A loss term: W * mean of z-posterior means squared ------------------
-// The forward computes the value; the call site's backward() is its VJP.
-template <class Backend>
-struct z_energy_site {
-  objective::node<Backend>* mu = nullptr;
-  double scale = 0;
-  void backward() {
-    if (auto* g = mu->acc()) *g += (2 * scale) * *mu->value;  // d/dmu scale * ||mu||^2
-  }
-};
-
-template <double Weight = 1.0>
-struct z_energy {
-  static constexpr double weight = Weight;
-  static std::string name() { return objective::weighted_name("z_energy", weight); }
-  template <class Step>
-  static void forward(Step& s, objective::loss_terms& out) {
-    auto q = s.posterior_z();
-    auto& c = s.template site<z_energy_site<typename Step::backend_type>>();
-    const double inv = 1.0 / double(q.mu->value->size());
-    c.mu = q.mu;
-    c.scale = weight * inv;
-    s.record(c);  // c.backward() runs in the reverse pass
-    const double value = inv * q.mu->value->squaredNorm();
-    out.report("z_energy", value, weight);  // by name in logs; weight * value into extra and loss
+    const auto& b = s.batch();
+    const index_t n = b.batch, t = b.frames;
+    if (t < 2) return out.report(name, 0.0, w);
+    // Selection matrices (T-1)*B x T*B as constants: later picks frame t, earlier t-1;
+    // a pair counts when frame t is valid, weighted 1 / (n_b - 1) per sequence / B.
+    auto& c = s.template site<rows_site<backend>>();
+    const auto mask = backend::to_host(b.mask);
+    std::vector<typename Step::scalar> later(size_t((t - 1) * n * t * n)), earlier(later.size()), pw(size_t((t - 1) * n));
+    for (index_t k = 1; k < t; ++k)
+      for (index_t i = 0; i < n; ++i) {
+        const index_t r = (k - 1) * n + i;
+        later[size_t(r * t * n + k * n + i)] = 1;
+        earlier[size_t(r * t * n + (k - 1) * n + i)] = 1;
+        const auto len = b.lengths[size_t(i)];
+        pw[size_t(r)] = (mask[size_t(k * n + i)] > 0 && len > 1) ? 1.0 / double((len - 1) * n) : 0.0;
+      }
+    c.later = backend::from_host(later, (t - 1) * n, t * n);
+    c.earlier = backend::from_host(earlier, (t - 1) * n, t * n);
+    c.pair_w = backend::from_host(pw, (t - 1) * n, 1);
+    auto& mu = *s.posterior_z().mu;  // (T*B) x Z
+    auto& now = s.matmul(s.constant(c.later), mu);
+    auto& before = s.matmul(s.constant(c.earlier), mu);
+    const double inv_z = 1.0 / double(s.sizes().z_dim);
+    out.report(name, s.minimise(s.squared_distance(now, before, c.pair_w, inv_z), w), w);
   }
 };
 
@@ -94,8 +111,8 @@ class linear_decoder {
 template <class Backend>
 using my_model = model::sequential_vae<Backend, model::global_encoder, model::factorised_local_encoder,
                                        linear_decoder, objective::transition_prior<model::lstm_transition>,
-                                       wide_normal_v, objective::one_stage, objective::reconstruction<>,
-                                       objective::kl_z<>, objective::kl_v<>, z_energy<0.1>>;
+                                       my_learnt_prior, objective::one_stage, objective::reconstruction<>,
+                                       objective::kl_z<>, objective::kl_v<>, z_smoothness>;
 
 int main() {
   model::model_sizes sizes;
@@ -104,7 +121,6 @@ int main() {
   sizes.z_dim = 2;
   sizes.hidden = 4;
   sizes.prior_hidden = 3;
-  std::printf("%s\n", my_model<cpu<double>>::variant_name().c_str());
 
   // A batch of 3 sequences of up to 4 frames.
   model::sequence_batch<cpu<double>> b;
@@ -114,26 +130,41 @@ int main() {
   cpu<double>::normal(b.x, {1, 0, 0});
   b.finalize();
 
-  // 5. Check the gradients of the whole objective with the public checker.
-  my_model<cpu<double>> m(sizes, 7);
+  // 5. Components are values: a beta-VAE weight on KL_v with a linear warm-up over 10
+  //    epochs, given in C++; the same could come from text (the settings constructor, or
+  //    dsae-train --set kl_v.weight=4 --set kl_v.schedule=linear:10).
+  const objective::kl_v<> beta{.weight = 4, .schedule = objective::weight_schedule::linear(10)};
+  my_model<cpu<double>> m(sizes, 7, beta, z_smoothness{.weight = 0.5});
+  std::printf("%s\n", m.variant_name().c_str());
+  m.set_progress(5);  // half-way through the warm-up: kl_v counts with weight 2
+
+  // 6. Check the gradients of the whole objective with the public checker (the prior's
+  //    parameters included).
   const auto report = testing::check_model(m, b, 3, 0);
   std::printf("%s", report.summary().c_str());
   if (!report.ok()) return 1;
 
-  // 6. Train it (float, Adam) for a few steps.
-  my_model<cpu<float>> mf(sizes, 7);
+  // 7. Train it (float, Adam) for a few steps, the warm-up advancing with the steps.
+  my_model<cpu<float>> mf(sizes, 7, beta, z_smoothness{.weight = 0.5});
   train::adam<cpu<float>> opt(mf.params());
   model::sequence_batch<cpu<float>> bf;
   bf.frames = 4;
   bf.lengths = b.lengths;
   bf.x = b.x.cast<float>();
   bf.finalize();
-  double first = 0, last = 0;
+  // Compared at the same point of the schedule (after the warm-up) before and after.
+  mf.set_progress(10);
+  const double first = mf.evaluate(bf, 3, 0).loss;
   for (std::uint32_t step = 0; step < 50; ++step) {
-    const auto l = mf.train_step(bf, 3, step);
+    mf.set_progress(step / 5.0);  // 5 steps an "epoch"
+    mf.train_step(bf, 3, step);
     opt.step();
-    (step == 0 ? first : last) = l.loss;
   }
-  std::printf("gradients ok; loss %.4f -> %.4f after 50 steps\n", first, last);
+  mf.set_progress(10);
+  const double last = mf.evaluate(bf, 3, 0).loss;
+  const auto& p = mf.params();
+  std::printf("gradients ok; loss %.4f -> %.4f after 50 steps; learnt prior mean %.4f %.4f\n", first, last,
+              double(p.values()(0, p.info(p.find("my_prior.mean")).offset)),
+              double(p.values()(0, p.info(p.find("my_prior.mean")).offset + 1)));
   return last < first ? 0 : 1;
 }

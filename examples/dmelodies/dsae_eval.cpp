@@ -256,7 +256,7 @@ int run(const cli_options& o, const run_config& rc) {
   s.x_dim = F;
   s.z_dim = rc.z;
   s.v_dim = rc.v;
-  Model m(s, 831);
+  Model m(s, 831, rc.settings);  // the run's --set settings (its variant name records them)
   train::load_weights(weights, m);
   const index_t Z = rc.z, V = rc.v;
   evaluator<Model> ev(m, o.batch);
@@ -337,7 +337,7 @@ int run(const cli_options& o, const run_config& rc) {
   nlohmann::json out;
   out["run"] = fs::absolute(run_dir).string();
   out["data"] = fs::absolute(o.data).string();
-  out["variant"] = Model::variant_name();
+  out["variant"] = m.variant_name();
   out["method"] = rc.method;
   out["q"] = rc.q;
   out["decoder"] = rc.decoder;
@@ -705,7 +705,7 @@ int run_generic(cli_options o) {
     s.x_dim = loaded.train.features;
     s.z_dim = rf.config.z;
     s.v_dim = rf.config.v;
-    Model m(s, 831);
+    Model m(s, 831, rf.config.settings);
     dsae_cli::load_run_weights(weights, m);
     const auto r = eval::evaluate_labelled(m, loaded.train, loaded.val, {.seed = o.seed, .batch = o.batch});
     nlohmann::json out = eval::to_json(r);

@@ -173,7 +173,7 @@ int run(const cli_options& o, const dsae_cli::run_files& rf) {
   s.x_dim = set.features;
   s.z_dim = rf.config.z;
   s.v_dim = rf.config.v;
-  Model m(s, 831);
+  Model m(s, 831, rf.config.settings);
   const int stage = dsae_cli::load_run_weights(weights, m);
   plan_out(out, o.overwrite);                  // a refused --out gets no folder and no .lock
   io::run_lock lock(out, "encode into");       // one writer; the kernel drops it on a kill
@@ -185,7 +185,7 @@ int run(const cli_options& o, const dsae_cli::run_files& rf) {
                       {"complete", false},
                       {"run", fs::absolute(run_dir).string()},
                       {"weights", fs::absolute(weights).string()},
-                      {"variant", Model::variant_name()},
+                      {"variant", m.variant_name()},
                       {"stage", stage},
                       {"config",
                        {{"method", rf.config.method},

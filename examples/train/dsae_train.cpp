@@ -69,6 +69,7 @@ struct cli_options {
   std::string tensorboard;   // event-file folder ("" = none)
   index_t z = 16, v = 16, epochs = 4000, stage1 = 300, patience = 300, batch = 128;
   index_t eval_every = 0;    // swap protocol on the validation set every N epochs (needs labels)
+  std::vector<std::string> settings;  // --set component.key=value, in order
   std::uint64_t seed = 831;
   double lr = 1e-3;
   bool amsgrad = false, reshuffle = false, resume = false, overwrite = false, quiet = false;
@@ -85,7 +86,8 @@ nlohmann::json config_json(const cli_options& o) {
   return {{"format", io::run_format}, {"method", o.method}, {"q", o.q}, {"decoder", o.decoder}, {"z", o.z},
           {"v", o.v}, {"seed", o.seed}, {"stage1_epochs", o.stage1}, {"patience", o.patience},
           {"batch", o.batch}, {"lr", o.lr}, {"amsgrad", o.amsgrad}, {"reshuffle", o.reshuffle},
-          {"data", fs::absolute(o.data).string()}, {"val_fraction", o.source.val_fraction}};
+          {"data", fs::absolute(o.data).string()}, {"val_fraction", o.source.val_fraction},
+          {"settings", o.settings}};
 }
 
 // The files the data came from besides --data (dsae-eval and dsae-encode reuse them).
@@ -219,7 +221,7 @@ int run(const cli_options& o) {
   s.z_dim = o.z;
   s.v_dim = o.v;
   s.validate();
-  Model m(s, o.seed);
+  Model m(s, o.seed, o.settings);  // --set: refused here, before any file is written
   const auto fingerprint = train::data_fingerprint(tr, va);  // sizes + FNV-1a 64
   plan_run_dir(o, fingerprint);  // refuses a foreign or finished --out before the folder and .lock exist
   if (!o.tensorboard.empty()) {
@@ -317,7 +319,7 @@ int run(const cli_options& o) {
                 t.state().stage, (unsigned long long)t.state().step);
   }
   std::printf("%s | %lld parameters | train %lld x %lld x %lld, val %lld | batch %lld | seed %llu\n",
-              Model::variant_name().c_str(), (long long)m.params().size(), (long long)tr.count, (long long)tr.frames,
+              m.variant_name().c_str(), (long long)m.params().size(), (long long)tr.count, (long long)tr.frames,
               (long long)tr.features, (long long)va.count, (long long)o.batch, (unsigned long long)o.seed);
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = t.fit(tr, va);
@@ -337,7 +339,7 @@ int run(const cli_options& o) {
         for (const auto& w : j["warnings"]) warnings.push_back(w);
     }
   }
-  nlohmann::json fin = {{"variant", Model::variant_name()},
+  nlohmann::json fin = {{"variant", m.variant_name()},
                         {"warnings", warnings},
                         {"best_epoch", r.best_epoch},
                         {"best_val_loss", r.best_val},
@@ -380,6 +382,12 @@ int main(int argc, char** argv) {
   app.add_option("--batch", o.batch)->transform(dsae_cli::integer_in<long long>(1, 1 << 20, "a batch size"));
   app.add_option("--lr", o.lr)->transform(dsae_cli::positive_real());
   app.add_flag("--amsgrad", o.amsgrad);
+  app.add_option("--set", o.settings,
+                 "a component setting, COMPONENT.KEY=VALUE, repeatable: kl_v.weight=4, "
+                 "kl_v.schedule=linear:10 (warm-up over 10 epochs), kl_v.schedule=cyclical:20:0.5, "
+                 "swap_global.weight=2; components: prior_z, prior_v, schedule and the terms (recon, kl_z, "
+                 "kl_v, swap_global, swap_local); recorded in config.json and the variant name")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--reshuffle", o.reshuffle, "new batch order every epoch (reference: one fixed order)");
   app.add_option("--out", o.out, "run folder")->required();
   app.add_flag("--resume", o.resume, "continue the interrupted run in --out");

@@ -1,10 +1,17 @@
 // Out-of-tree compositions, written as a user would: public headers only
-// (<dsae/...>), no test framework (the public checker returns a report).
-//   (a) beta-weighted KL_v: DSAE with kl_v<4.0>
+// (<dsae/...>), no test framework (the public checker returns a report), no Eigen
+// and no gradient code in any component (node operations only, so each runs on
+// every backend).
+//   (a) beta-VAE with a warm-up: DSAE's kl_v given as a value, {.weight = 4,
+//       .schedule = linear}, and the same from text ("kl_v.weight=4")
 //   (b) a regulariser the library does not ship: the squared distance between
-//       the v-means of a random swap pair, written here with its VJP
+//       the v-means of a random swap pair, from node operations
+//   (b2) a term on TS-DSAE's swap outputs (no second decode): the re-encoded
+//       v-mean of x' against the v-mean of its v source
 //   (c) a custom global-encoder slot (one tanh layer, masked mean, Gau-V),
 //       used in TS-DSAE (so the snapshot prior copies it too)
+//   (d) a learnable prior on v written here: N(mu, s^2 I) with one learnt
+//       log-variance shared by all dimensions, registered under its own group
 // Each is gradient-checked at model level (stages 1 and 2 where it has two)
 // and trained two epochs with train::trainer. Exit status 0 = all passed.
 #include <dsae/dsae.hpp>
@@ -33,36 +40,68 @@ void expect(bool ok, const std::string& what) {
 }
 
 // ---- (b) a new loss term -------------------------------------------------
-// penalty = W * mean over i and V of (mu_v(x_i) - mu_v(x_p(i)))^2 with p a
-// uniform random permutation of the batch (its own noise stream).
-template <class Backend>
-struct mean_distance_site {
-  objective::node<Backend>*a = nullptr, *b = nullptr;  // mu_v and its permuted copy
-  double scale = 0;                                       // W / (B * V)
-  void backward() {  // VJP of scale * ||a - b||^2
-    if (auto* ga = a->acc()) *ga += (2 * scale) * (*a->value - *b->value);
-    if (auto* gb = b->acc()) *gb -= (2 * scale) * (*a->value - *b->value);
+// penalty = mean over i and V of (mu_v(x_i) - mu_v(x_p(i)))^2 with p a uniform
+// random permutation of the batch (its own noise stream).
+struct v_mean_distance {
+  static constexpr const char* name = "v_mean_distance";
+  double weight = 0.5;
+  template <class Step>
+  void forward(Step& s, objective::loss_terms& out, double w) const {
+    const auto& perm = s.permutation(objective::first_free_stream, nullptr);
+    auto& mu = *s.posterior_v().mu;
+    const double inv = 1.0 / double(s.batch().batch * s.sizes().v_dim);
+    const double value = s.minimise(s.squared_distance(mu, s.gather(mu, perm), inv), w);
+    out.report(name, value, w);  // by name in logs; w * value into extra and loss
   }
 };
 
-template <double Weight = 1.0>
-struct v_mean_distance {
-  static constexpr double weight = Weight;
-  static std::string name() { return objective::weighted_name("v_mean_distance", weight); }
+// ---- (b2) a term on the swap outputs ---------------------------------------
+// mean over i and V of (mu_v(x'_i) - mu_v(x_p(i)))^2 for the global swap's x'_i (v from
+// p(i)): how far the re-encoded global latent lands from its source. Reuses the swap
+// term's decode and encode (step::swapped), so it must come after swap_regulariser.
+struct swap_v_consistency {
+  static constexpr const char* name = "swap_v_consistency";
+  double weight = 1;
+  objective::weight_schedule schedule{};
+  DSAE_TERM_SETTINGS
   template <class Step>
-  static void forward(Step& s, objective::loss_terms& out) {
-    using site_type = mean_distance_site<typename Step::backend_type>;
-    const auto& perm = s.permutation(objective::first_free_stream, nullptr);
-    auto q = s.posterior_v();
-    auto& partner = s.gather(*q.mu, perm);
-    auto& site = s.template site<site_type>();
-    site.a = q.mu;
-    site.b = &partner;
+  void forward(Step& s, objective::loss_terms& out, double w) const {
+    const auto* sw = s.swapped(objective::global_swap::index);
+    if (!sw) {  // stage 1: no swap ran; reported as 0 so that the logs keep one set of keys
+      out.report(name, 0.0, w);
+      return;
+    }
+    auto& source = s.gather(*s.posterior_v().mu, *sw->perm);
     const double inv = 1.0 / double(s.batch().batch * s.sizes().v_dim);
-    site.scale = weight * inv;
-    const double value = inv * (*q.mu->value - *partner.value).squaredNorm();
-    s.record(site);
-    out.report("v_mean_distance", value, weight);  // by name in logs; weight * value into extra and loss
+    out.report(name, s.minimise(s.squared_distance(*sw->encoded.v_post.mu, source, inv), w), w);
+  }
+};
+
+// ---- (d) a learnable prior on v ----------------------------------------------
+// p(v) = N(mu, exp(c) I): mu (1 x V) and c (1 x 1) are parameters of group "my_prior".
+struct shared_variance_prior {
+  static constexpr const char* name = "shared_variance";
+  static constexpr bool sequential = false, uses_snapshot = false;
+  param_id mu = -1, log_var = -1;
+  template <class Backend>
+  struct ones_site {
+    typename Backend::tensor ones;  // 1 x V
+  };
+  template <class Backend, class Sizes>
+  void declare(parameters<Backend>& p, const Sizes& s) {
+    const group g = p.group_of("my_prior");
+    mu = p.add("my_prior.mu", 1, s.v_dim, g, 0.1);
+    log_var = p.add("my_prior.log_var", 1, 1, g, 0.1);
+  }
+  template <class Step>
+  typename Step::gaussian_type forward(Step& s) const {
+    using backend = typename Step::backend_type;
+    auto& c = s.template site<ones_site<backend>>();
+    backend::resize(c.ones, 1, s.sizes().v_dim);
+    backend::fill(c.ones, 1);
+    const index_t n = s.batch().batch;
+    auto& lv_row = s.matmul(s.parameter(log_var), s.constant(c.ones));  // c on every dimension
+    return {&s.repeat_rows(s.parameter(mu), n), &s.repeat_rows(lv_row, n)};
   }
 };
 
@@ -99,19 +138,24 @@ using namespace dsae::objective;
 using lstm_prior = transition_prior<model::lstm_transition>;
 
 template <class Backend>
-using beta_dsae = model::sequential_vae<Backend, model::global_encoder, model::factorised_local_encoder,
-                                        model::factorised_decoder, lstm_prior, standard_normal, one_stage,
-                                        reconstruction<>, kl_z<>, kl_v<4.0>>;
+using beta_dsae = model::dsae<Backend>;  // the weight and schedule are values (below)
 template <class Backend>
 using dsae_with_distance = model::sequential_vae<Backend, model::global_encoder, model::factorised_local_encoder,
                                                  model::factorised_decoder, lstm_prior, snapshot_posterior, two_stage<>,
                                                  reconstruction<>, kl_z<>, kl_v<>, swap_regulariser<global_swap>,
-                                                 v_mean_distance<0.5>>;
+                                                 v_mean_distance, swap_v_consistency>;
 template <class Backend>
 using ts_dsae_one_layer = model::sequential_vae<Backend, one_layer_global_encoder, model::factorised_local_encoder,
                                                 model::factorised_decoder, lstm_prior, snapshot_posterior, two_stage<>,
                                                 reconstruction<>, kl_z<>, kl_v<>, swap_regulariser<global_swap>,
                                                 swap_regulariser<local_swap>>;
+template <class Backend>
+using dsae_own_prior = model::sequential_vae<Backend, model::global_encoder, model::factorised_local_encoder,
+                                             model::factorised_decoder, lstm_prior, shared_variance_prior, one_stage,
+                                             reconstruction<>, kl_z<>, kl_v<>, v_mean_distance>;
+
+// The beta-VAE with warm-up of (a): weight 4, linear over 2 epochs.
+const kl_v<> beta_warmup{.weight = 4, .schedule = weight_schedule::linear(2)};
 
 model::model_sizes tiny() {
   model::model_sizes s;
@@ -138,14 +182,15 @@ train::sequence_set tiny_set(index_t count, std::uint64_t seed) {
   return d;
 }
 
-template <template <class> class M>
-void check_and_train(const std::string& label) {
+template <template <class> class M, class... C>
+void check_and_train(const std::string& label, const C&... components) {
   const auto set = tiny_set(6, 5);
   model::sequence_batch<host_backend> b;
   const index_t idx[] = {0, 1, 2, 3};
   set.batch_into(b, idx, 4);
-  M<host_backend> m(tiny(), 3);
-  std::printf("%s: %s\n", label.c_str(), M<host_backend>::variant_name().c_str());
+  M<host_backend> m(tiny(), 3, components...);
+  m.set_progress(0.5);  // part-way through any warm-up
+  std::printf("%s: %s\n", label.c_str(), m.variant_name().c_str());
   for (int stage = m.stage(); stage <= 2; ++stage) {
     if (m.stage() != stage) m.set_stage(stage);
     if (m.snapshot_prior_active()) {
@@ -158,7 +203,7 @@ void check_and_train(const std::string& label) {
     expect(r.ok(), label + " stage " + std::to_string(stage) + " gradients\n" + r.summary());
   }
   // Two epochs with the library's trainer, in float as a user would train.
-  M<cpu<float>> mf(tiny(), 4);
+  M<cpu<float>> mf(tiny(), 4, components...);
   train::trainer_options o;
   o.batch_size = 4;
   o.max_epochs = 2;
@@ -183,18 +228,27 @@ void check_and_train(const std::string& label) {
 }  // namespace
 
 int main() {
-  // (a) the weight reaches the objective: loss = recon + kl_z + 4 kl_v.
+  // (a) the weight and its schedule reach the objective: loss = recon + kl_z + w kl_v with
+  // w = 4 * min(1, epochs / 2); the same composition from text.
   {
-    beta_dsae<host_backend> m(tiny(), 3);
+    beta_dsae<host_backend> m(tiny(), 3, beta_warmup);
+    beta_dsae<host_backend> from_text(tiny(), 3, std::vector<std::string>{"kl_v.weight=4", "kl_v.schedule=linear:2"});
     const auto set = tiny_set(4, 5);
     model::sequence_batch<host_backend> b;
     const index_t idx[] = {0, 1, 2, 3};
     set.batch_into(b, idx, 4);
-    const auto l = m.evaluate(b, 1, 1);
-    expect(std::abs(l.loss - (l.recon + l.kl_z + 4 * l.kl_v)) < 1e-12, "beta_dsae: loss = recon + kl_z + 4 kl_v");
-    expect(beta_dsae<host_backend>::variant_name().find("kl_v*4") != std::string::npos, "beta_dsae: the weight is named");
+    bool all = true;
+    for (double epochs : {0.0, 0.5, 1.0, 3.0}) {
+      m.set_progress(epochs);
+      const auto l = m.evaluate(b, 1, 1);
+      all = all && std::abs(l.loss - (l.recon + l.kl_z + 4 * std::min(1.0, epochs / 2) * l.kl_v)) < 1e-12;
+    }
+    expect(all, "beta_dsae: loss = recon + kl_z + 4 min(1, epochs/2) kl_v");
+    expect(m.variant_name() == from_text.variant_name() &&
+               m.variant_name().find("kl_v*4[schedule=linear:0:2]") != std::string::npos,
+           "beta_dsae: the weight and schedule are named, the same from C++ and from text: " + m.variant_name());
   }
-  check_and_train<beta_dsae>("beta_dsae");
+  check_and_train<beta_dsae>("beta_dsae", beta_warmup);
   check_and_train<dsae_with_distance>("dsae_with_distance");
   // (b') a custom term is reported by name: its unweighted value, weight * value in extra and
   // loss, the name in the metrics line of the trainer; a bad name is refused.
@@ -206,7 +260,11 @@ int main() {
     set.batch_into(b, idx, 4);
     const auto l = m.evaluate(b, 1, 1);
     const double d = l.term("v_mean_distance");
-    expect(l.named.size() == 1 && std::isfinite(d) && d > 0, "the custom term is reported by name");
+    expect(l.named.size() == 2 && std::isfinite(d) && d > 0, "the custom term is reported by name");
+    expect(l.term("swap_v_consistency") == 0, "stage 1: no swap ran, the swap-output term is 0");
+    m.set_stage(2);
+    const auto l2 = m.evaluate(b, 1, 1);
+    expect(l2.term("swap_v_consistency") > 0, "stage 2: the swap-output term sees the global swap's x'");
     expect(std::abs(l.extra - 0.5 * d) < 1e-12 && std::abs(l.loss - (l.recon + l.kl_z + l.kl_v + 0.5 * d)) < 1e-12,
            "extra = weight * value and the loss includes it");
     bool refused = false;
@@ -235,6 +293,14 @@ int main() {
     std::filesystem::remove_all(o.out_dir);
   }
   check_and_train<ts_dsae_one_layer>("ts_dsae_one_layer");
+  check_and_train<dsae_own_prior>("dsae_own_prior");
+  {
+    // The prior's parameters are in the registry under their own group, and they train.
+    dsae_own_prior<host_backend> m(tiny(), 3);
+    auto& p = m.params();
+    const auto id = p.find("my_prior.log_var");
+    expect(id >= 0 && p.group_name(p.info(id).owner) == "my_prior", "my_prior.log_var is in group my_prior");
+  }
   std::printf("%s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;
 }

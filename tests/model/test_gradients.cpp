@@ -32,7 +32,7 @@ void check_model(int stage, bool perturb_snapshot = true) {
              boost::test_tools::tolerance(1e-12));
   if (m.swaps_active())
     for (double s : l.swap) BOOST_TEST(s > 0.0);
-  BOOST_TEST_MESSAGE(M::variant_name() << " stage " << stage << ": loss " << l.loss);
+  BOOST_TEST_MESSAGE(m.variant_name() << " stage " << stage << ": loss " << l.loss);
   check_gradients(p, loss);
 }
 

@@ -160,14 +160,14 @@ BOOST_AUTO_TEST_CASE(compositions_have_distinct_names_and_checkpoints_refuse_ano
                                             model::factorised_decoder, transition_prior<model::lstm_transition>,
                                             snapshot_posterior, two_stage<>, reconstruction<>, kl_z<>, kl_v<>,
                                             swap_regulariser<global_swap, 2.0>, swap_regulariser<local_swap, 2.0>>;
-  const std::vector<std::string> names{model::dsae<B>::variant_name(),          model::dsae_f<B>::variant_name(),
-                                       model::ts_dsae_noreg<B>::variant_name(), model::ts_dsae<B>::variant_name(),
-                                       model::dsae_full<B>::variant_name(),     model::ts_dsae_full<B>::variant_name(),
-                                       model::dsae_rich<B>::variant_name(),     model::ts_dsae_rich<B>::variant_name(),
-                                       heavy_swaps::variant_name()};
+  const std::vector<std::string> names{model::dsae<B>().variant_name(),          model::dsae_f<B>().variant_name(),
+                                       model::ts_dsae_noreg<B>().variant_name(), model::ts_dsae<B>().variant_name(),
+                                       model::dsae_full<B>().variant_name(),     model::ts_dsae_full<B>().variant_name(),
+                                       model::dsae_rich<B>().variant_name(),     model::ts_dsae_rich<B>().variant_name(),
+                                       heavy_swaps().variant_name()};
   BOOST_TEST(std::set<std::string>(names.begin(), names.end()).size() == names.size());
-  BOOST_TEST(heavy_swaps::variant_name().find("swap_global*2") != std::string::npos, heavy_swaps::variant_name());
-  BOOST_TEST(model::dsae_f<B>::variant_name().find("freeze at C: global_encoder") != std::string::npos);
+  BOOST_TEST(heavy_swaps().variant_name().find("swap_global*2") != std::string::npos, heavy_swaps().variant_name());
+  BOOST_TEST(model::dsae_f<B>().variant_name().find("freeze at C: global_encoder") != std::string::npos);
 
   model::ts_dsae<B> m(tiny_sizes(), 3);
   heavy_swaps h(tiny_sizes(), 3);

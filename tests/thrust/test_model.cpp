@@ -10,6 +10,7 @@
 #include <dsae/model/variants.hpp>
 #include <dsae/train/adam.hpp>
 #include "common.hpp"
+#include "common/node_op_terms.hpp"
 
 using namespace dsae;
 using namespace dsae::thrust_test;
@@ -51,7 +52,7 @@ struct step_result {
 };
 
 std::vector<double> terms(const model::loss_terms& l) {
-  return {l.loss, l.recon, l.kl_z, l.kl_v, l.swap[0], l.swap[1], l.swap[2], l.swap[3]};
+  return {l.loss, l.recon, l.kl_z, l.kl_v, l.swap[0], l.swap[1], l.swap[2], l.swap[3], l.extra};
 }
 
 template <template <class> class M, class B>
@@ -145,6 +146,28 @@ BOOST_AUTO_TEST_CASE(ts_dsae_full_q) {
   check_one_step<model::ts_dsae_full>(1, "ts_dsae_full stage 1");
   check_one_step<model::ts_dsae_full>(2, "ts_dsae_full stage 2");
   check_ten_steps<model::ts_dsae_full>("ts_dsae_full");
+}
+
+// The model finds the optional parts of these components on this backend (compiled by
+// g++ and by nvcc alike: a part not found would be silently skipped at run time).
+static_assert(objective::declares_parameters<objective::mixture_normal_v, GF, model::model_sizes>);
+static_assert(objective::declares_parameters<objective::learnable_normal_v, GF, model::model_sizes>);
+static_assert(objective::declares_parameters<test::op_term<>, GF, model::model_sizes>);
+static_assert(objective::samples_prior<objective::mixture_normal_v, GF>);
+static_assert(objective::samples_prior<objective::learnable_normal_v, GF>);
+static_assert(!objective::samples_prior<objective::standard_normal, GF>);
+static_assert(objective::has_kl_estimator<objective::mixture_normal_v, test::mixture_prior_dsae<GF>::step>);
+static_assert(!objective::has_kl_estimator<objective::learnable_normal_v, test::learnable_prior_dsae<GF>::step>);
+static_assert(objective::has_on_stage<objective::snapshot_posterior, GF>);
+static_assert(objective::has_settings<objective::kl_v<>> && objective::has_weight_schedule<objective::kl_v<>>);
+static_assert(objective::has_shaping_settings<objective::mixture_normal_v>);
+
+// Priors with parameters and a term made of every node operation (tests/common/
+// node_op_terms.hpp): the same step and ten Adam steps on both backends.
+BOOST_AUTO_TEST_CASE(learnable_and_mixture_priors_with_node_ops) {
+  check_one_step<test::learnable_prior_dsae>(2, "learnable prior");
+  check_one_step<test::mixture_prior_dsae>(2, "mixture prior + node ops");
+  check_ten_steps<test::mixture_prior_dsae>("mixture prior + node ops");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -78,6 +78,11 @@ struct cpu {
     return a.allFinite();
   }
   static T sum(cref a) { return a.sum(); }
+  static void check_same(const char* op, cref y, cref a, cref b) {
+    if (y.rows() != a.rows() || y.cols() != a.cols() || y.rows() != b.rows() || y.cols() != b.cols())
+      detail::fail("cpu::", op, ": shapes ", to_string(shape(y)), ", ", to_string(shape(a)), ", ", to_string(shape(b)),
+                   " differ");
+  }
 
   // ---- dense linear algebra -------------------------------------------------
   // C = alpha * op(A) * op(B) + beta * C.
@@ -149,6 +154,36 @@ struct cpu {
       }
     }
     b.row(0) += Y.colwise().sum();
+  }
+
+  // ---- element-wise ops of the node operations (objective/node_ops.hpp) --------
+  // y = a * b, y += a * b, y = exp(a) (same shapes; y may alias a or b).
+  static void mul(ref y, cref a, cref b) {
+    check_same("mul", y, a, b);
+    y.array() = a.array() * b.array();
+  }
+  static void add_product(ref y, cref a, cref b) {
+    check_same("add_product", y, a, b);
+    y.array() += a.array() * b.array();
+  }
+  static void exp(ref y, cref a) {
+    check_same("exp", y, a, a);
+    y.array() = a.array().exp();
+  }
+  // y[i] = log sum_j exp(a[i, j]) (y: rows x 1), stable (max subtracted).
+  static void log_sum_exp_rows(ref y, cref a) {
+    check_shape("cpu::log_sum_exp_rows", "output", shape(y), {a.rows(), 1});
+    if (a.cols() == 0) detail::fail("cpu::log_sum_exp_rows: no columns");
+    for (index_t i = 0; i < a.rows(); ++i) {
+      const T m = a.row(i).maxCoeff();
+      y(i, 0) = m + std::log((a.row(i).array() - m).exp().sum());
+    }
+  }
+  // da[i, j] += dy[i] * exp(a[i, j] - y[i]) (the softmax of row i).
+  static void log_sum_exp_rows_backward(ref da, cref dy, cref a, cref y) {
+    check_same("log_sum_exp_rows_backward", da, a, a);
+    check_shape("cpu::log_sum_exp_rows_backward", "dy", shape(dy), {a.rows(), 1});
+    for (index_t i = 0; i < a.rows(); ++i) da.row(i).array() += dy(i, 0) * (a.row(i).array() - y(i, 0)).exp();
   }
 
   // ---- activations ----------------------------------------------------------

@@ -276,6 +276,32 @@ struct thrust_backend {
   }
 
   // ---- activations ----------------------------------------------------------
+  // ---- element-wise ops of the node operations (same contracts as cpu<T>) ------
+  static void mul(ref y, cref a, cref b) {
+    same("mul", y, a);
+    same("mul", y, b);
+    launch(y.size(), detail::thrust_k::mul_f<T>{y.v(), a.v(), b.v()});
+  }
+  static void add_product(ref y, cref a, cref b) {
+    same("add_product", y, a);
+    same("add_product", y, b);
+    launch(y.size(), detail::thrust_k::add_product_f<T>{y.v(), a.v(), b.v()});
+  }
+  static void exp(ref y, cref a) {
+    same("exp", y, a);
+    launch(y.size(), detail::thrust_k::exp_f<T>{y.v(), a.v()});
+  }
+  static void log_sum_exp_rows(ref y, cref a) {
+    check_shape("thrust_backend::log_sum_exp_rows", "output", shape(y), {a.rows(), 1});
+    if (a.cols() == 0) detail::fail("thrust_backend::log_sum_exp_rows: no columns");
+    launch(a.rows(), detail::thrust_k::lse_rows_f<T>{y.v(), a.v()});
+  }
+  static void log_sum_exp_rows_backward(ref da, cref dy, cref a, cref y) {
+    same("log_sum_exp_rows_backward", da, a);
+    check_shape("thrust_backend::log_sum_exp_rows_backward", "dy", shape(dy), {a.rows(), 1});
+    launch(da.size(), detail::thrust_k::lse_rows_back_f<T>{da.v(), dy.v(), a.v(), y.v()});
+  }
+
   static void tanh_inplace(ref y) { launch(y.size(), detail::thrust_k::tanh_f<T>{y.v()}); }
   static void tanh_backward(ref dy, cref y) {  // dy *= 1 - y^2
     same("tanh_backward", dy, y);

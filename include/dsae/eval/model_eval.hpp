@@ -275,7 +275,7 @@ labelled_result evaluate_labelled(Model& model, const train::sequence_set& train
   }
 
   labelled_result r;
-  r.variant = Model::variant_name();
+  r.variant = model.variant_name();
   r.stage = model.stage();
   r.seed = o.seed;
   r.batch = o.batch;
@@ -287,7 +287,9 @@ labelled_result evaluate_labelled(Model& model, const train::sequence_set& train
   r.z_dim = Z;
   r.collapse_nats = o.collapse_nats;
   r.prior_z = Model::prior_z_type::name;
-  r.prior_v = model.snapshot_prior_active() ? "snapshot_posterior" : "standard_normal";
+  r.prior_v = model.snapshot_prior_active()         ? "snapshot_posterior"
+              : Model::prior_v_type::uses_snapshot ? "standard_normal"  // stage 1 of TS-DSAE
+                                                   : Model::prior_v_type::name;
 
   const latent_encoding etr = encode_all(model, train_set, o.batch), eva = encode_all(model, val_set, o.batch);
   const Eigen::MatrixXd vtr = etr.v_means(), vva = eva.v_means();

@@ -2,10 +2,11 @@
 // dsae-eval's reader of a run's config.json (written by dsae-train), in a header so that
 // the fuzz target fuzz_config exercises exactly this code.
 //
-//   parse_run_config(text, where)   method, q, decoder, z, v, data_fingerprint
+//   parse_run_config(text, where)   method, q, decoder, z, v, settings, data_fingerprint
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@ namespace dsae::io {
 struct run_config {
   std::string method, q, decoder;
   index_t z = 16, v = 16;
+  std::vector<std::string> settings;  // dsae-train --set, "component.key=value" each, in order
   nlohmann::json data_fingerprint;  // null for runs written before it was recorded
 };
 
@@ -56,6 +58,16 @@ inline run_config parse_run_config(const std::string& text, const std::string& w
   c.z = size("z", 16);
   c.v = size("v", 16);
   if (c.z == 0 || c.v == 0) throw std::runtime_error(where + ": latent sizes must be positive");
+  if (j.contains("settings")) {
+    const auto& a = j["settings"];
+    if (!a.is_array() || a.size() > 256)
+      throw std::runtime_error(where + ": field \"settings\" must be an array of at most 256 strings");
+    for (const auto& e : a) {
+      if (!e.is_string() || e.get<std::string>().empty() || e.get<std::string>().size() > 256)
+        throw std::runtime_error(where + ": field \"settings\" must hold strings of 1-256 characters");
+      c.settings.push_back(e.get<std::string>());
+    }
+  }
   if (j.contains("data_fingerprint")) c.data_fingerprint = j["data_fingerprint"];
   return c;
 }

@@ -8,6 +8,14 @@
 //
 // The paper's variants are aliases in model/variants.hpp.
 //
+// Components are values: the model holds an instance of each prior, the
+// schedule and each term, default-constructed or given to the constructor
+// (`ts_dsae<cpu<float>> m(sizes, seed, objective::kl_v<>{.weight = 4})`), or set
+// from text (`m(sizes, seed, {"kl_v.weight=4", "kl_v.schedule=linear:10"})`,
+// dsae-train --set). variant_name() records every setting; a component that
+// declares parameters (declare(params, sizes)) registers them under its own
+// group before initialisation.
+//
 // One step (train_step) runs the sequential VAE's main pass (q(v | x), a sample
 // v, q(z | x[, v]), a sample z, the decoder mean xhat) and then every term's
 // forward code, in order. Every module call is a call site recorded on a tape
@@ -23,17 +31,23 @@
 //           pass through frozen modules to trainable inputs (requires_grad =
 //           False semantics, docs/models.md).
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "../nn/parameters.hpp"
 #include "../objective/calls.hpp"
 #include "../objective/concepts.hpp"
 #include "../objective/kl.hpp"
+#include "../objective/node_ops.hpp"
 #include "../objective/priors.hpp"
 #include "../objective/reconstruction.hpp"
 #include "../objective/schedule.hpp"
+#include "../objective/settings.hpp"
 #include "../objective/swap.hpp"
 #include "../objective/tape.hpp"
 #include "../objective/values.hpp"
@@ -83,17 +97,28 @@ class sequential_vae {
     static constexpr bool two_stage = Schedule::stages == 2;
   };
   static constexpr bool has_swaps = (requires { typename Terms::swap_kind; } || ...);
+  // Whether C is one of this model's component types (a prior, the schedule or a term).
+  template <class C>
+  static constexpr bool is_component =
+      std::is_same_v<C, PriorZ> || std::is_same_v<C, PriorV> || std::is_same_v<C, Schedule> ||
+      (std::is_same_v<C, Terms> || ...);
 
   // Registers every parameter under its reference name and initialises them
-  // (PyTorch defaults) from `seed`.
-  explicit sequential_vae(const model_sizes& s = {}, std::uint64_t seed = 831) : m_sizes(validated(s)) {
-    m_global = global_type(m_params, "global_encoder", s, group::global_encoder);
-    m_local = local_type(m_params, "local_encoder", s, group::local_encoder);
-    if constexpr (PriorZ::sequential) m_transition = transition_type(m_params, "transition", s, group::transition);
-    m_decoder = decoder_type(m_params, "decoder", s, group::decoder);
-    if constexpr (PriorV::uses_snapshot) m_snapshot = global_type(m_params, "snapshot", s, group::snapshot);
-    m_params.finalize(seed);
-    set_stage(Schedule::stages == 2 ? 1 : 2);
+  // (PyTorch defaults) from `seed`; components default-constructed.
+  explicit sequential_vae(const model_sizes& s = {}, std::uint64_t seed = 831) : m_sizes(validated(s)) { build(seed); }
+  // The same with some components given as values (each type at most once, any order).
+  template <class... C>
+    requires(sizeof...(C) > 0 && (is_component<std::remove_cvref_t<C>> && ...))
+  sequential_vae(const model_sizes& s, std::uint64_t seed, C&&... components) : m_sizes(validated(s)) {
+    (put(std::forward<C>(components)), ...);
+    build(seed);
+  }
+  // The same with settings as text, "component.key=value" each (set()), applied in order
+  // before the parameters are built (so settings that shape parameters are allowed).
+  sequential_vae(const model_sizes& s, std::uint64_t seed, const std::vector<std::string>& settings)
+      : m_sizes(validated(s)) {
+    for (const auto& t : settings) apply_setting(objective::setting_assignment::parse(t), true);
+    build(seed);
   }
 
   // Not copyable: modules point into this object's registry.
@@ -105,28 +130,56 @@ class sequential_vae {
   const parameters<Backend>& params() const { return m_params; }
   int stage() const { return m_stage; }
 
-  // The full composition: every slot, prior, schedule, term and weight.
-  // Checkpoints store it; loading into another composition fails.
-  static std::string variant_name() {
+  // The full composition: every slot, prior, schedule, term, weight and setting that differs
+  // from its default ("kl_v*4[schedule=linear:0:10]"). Checkpoints store it; loading into
+  // another composition (or the same with other settings) fails.
+  std::string variant_name() const {
     std::string s = std::string("q_v=") + global_type::name + ",q_z=" + local_type::name +
-                    ",decoder=" + decoder_type::name + ",prior_z=" + PriorZ::name;
+                    ",decoder=" + decoder_type::name + ",prior_z=" + PriorZ::name + changed_settings(m_prior_z);
     if constexpr (PriorZ::sequential) s += std::string("(") + transition_type::name + ")";
-    s += std::string(",prior_v=") + PriorV::name + ",schedule=" + Schedule::name() + ",terms=";
+    s += std::string(",prior_v=") + PriorV::name + changed_settings(m_prior_v) + ",schedule=" + m_schedule.name() +
+         changed_settings(m_schedule) + ",terms=";
     bool first = true;
-    ((s += (first ? "" : "+") + Terms::name(), first = false), ...);
+    std::apply(
+        [&](const auto&... t) {
+          ((s += (first ? "" : "+") + objective::weighted_name(t.name, t.weight) + changed_settings(t, "weight"),
+            first = false),
+           ...);
+        },
+        m_terms);
     return s;
   }
 
+  // The components, for reading or changing their settings in C++.
+  template <class C>
+    requires is_component<C>
+  C& component() {
+    if constexpr (std::is_same_v<C, PriorZ>) return m_prior_z;
+    else if constexpr (std::is_same_v<C, PriorV>) return m_prior_v;
+    else if constexpr (std::is_same_v<C, Schedule>) return m_schedule;
+    else return std::get<C>(m_terms);
+  }
+  // "component.key=value": component is prior_z, prior_v, schedule or a term's name (kl_v,
+  // recon, swap_global, ...). Settings that shape parameters (a mixture's component count)
+  // are refused here: give them to the constructor.
+  void set(std::string_view text) { apply_setting(objective::setting_assignment::parse(text), false); }
+
+  // Training progress in epochs (fractional), which weight schedules read. The trainer sets
+  // it before every step (epoch + batch / batches); 0 until then.
+  void set_progress(double epochs) { m_progress = epochs; }
+  double progress() const { return m_progress; }
+
   // Stage 1 / 2 as the schedule says (a one-stage schedule has stage 2 only).
-  // PriorV::on_stage runs on the switch (TS-DSAE takes its snapshot q_C there).
+  // The prior on v's on_stage runs on the switch (TS-DSAE takes its snapshot q_C there).
   void set_stage(int stage) {
     if (stage != 1 && stage != 2) detail::fail("sequential_vae: stage must be 1 or 2, got ", stage);
     if (stage == 1 && Schedule::stages == 1) detail::fail(variant_name(), ": has a single stage");
     const int from = m_stage;
     m_stage = stage;
-    for (int g = 0; g < int(group::count); ++g) m_params.freeze(group(g), Schedule::frozen(group(g), stage));
+    for (index_t g = 0; g < m_params.group_count(); ++g)
+      m_params.freeze(group(g), m_schedule.frozen(m_params.group_name(group(g)), stage));
     m_params.freeze(group::snapshot);
-    if constexpr (requires { PriorV::on_stage(m_params, from, stage); }) PriorV::on_stage(m_params, from, stage);
+    if constexpr (objective::has_on_stage<PriorV, Backend>) m_prior_v.on_stage(m_params, from, stage);
   }
   // Restores a stage without running the switch (checkpoint resume).
   void restore_stage(int stage) {
@@ -223,15 +276,28 @@ class sequential_vae {
   const tensor& last_z_sample() const { return *m_main.z->value; }
   const tensor& last_reconstruction() const { return *m_main.xhat->value; }
 
-  // Unconditional generation (spec, "Generation"): v ~ N(0, I), z_1 ~ N(0, I),
-  // z_t ~ p(z_t | z_<t) by running the prior one frame at a time (N(0, I) for a
-  // non-sequential prior), then decode. Returns (frames*n) x F.
+  // n draws of the prior on v (n x V): its sample() where it has one (a learnable or mixture
+  // prior), N(0, I) otherwise (standard_normal; the snapshot posterior needs an x).
+  tensor sample_prior_v(index_t n, std::uint64_t seed) {
+    if (n <= 0) detail::fail("sample_prior_v: n must be positive, got ", n);
+    tensor v;
+    Backend::resize(v, n, m_sizes.v_dim);
+    if constexpr (objective::samples_prior<PriorV, Backend>)
+      m_prior_v.sample(v, m_params, prob::noise_key{seed, 100, 0});
+    else
+      Backend::normal(v, {seed, 100, 0});
+    return v;
+  }
+
+  // Unconditional generation (spec, "Generation"): v ~ p(v) (the prior on v's sample(),
+  // N(0, I) for a prior without one: standard_normal, and the snapshot posterior, which
+  // needs an x), z_1 ~ N(0, I), z_t ~ p(z_t | z_<t) by running the prior one frame at a
+  // time (N(0, I) for a non-sequential prior), then decode. Returns (frames*n) x F.
   tensor generate(index_t n, index_t frames, std::uint64_t seed) {
     if (n <= 0 || frames <= 0) detail::fail("generate: n and frames must be positive, got ", n, ", ", frames);
     const index_t zd = m_sizes.z_dim, vd = m_sizes.v_dim;
     tensor v, z, eps, prefix;
-    Backend::resize(v, n, vd);
-    Backend::normal(v, {seed, 100, 0});
+    v = sample_prior_v(n, seed);
     Backend::resize(z, frames * n, zd);
     Backend::zero(z);
     Backend::resize(eps, n, zd);
@@ -264,7 +330,7 @@ class sequential_vae {
   // ---- the step: what priors and loss terms see ----------------------------
   // Created by forward(); valid until the next step. Every call records a call
   // site on the tape; nodes returned by reference live until the next step.
-  class step {
+  class step : public objective::node_ops<step, Backend> {
    public:
     using backend_type = Backend;
     using scalar = typename Backend::scalar;
@@ -280,6 +346,10 @@ class sequential_vae {
 
     const batch_type& batch() const { return *m_batch; }
     const model_sizes& sizes() const { return m_model->m_sizes; }
+    // The parameter registry (components read their parameters with parameter(id)).
+    parameters<Backend>& params() { return m_model->m_params; }
+    // Training progress in epochs (sequential_vae::set_progress).
+    double progress() const { return m_model->m_progress; }
     int stage() const { return m_model->m_stage; }
     bool final_stage() const { return m_model->m_stage == 2; }
     bool trainable(group g) const { return m_model->m_params.trainable(g); }
@@ -302,13 +372,37 @@ class sequential_vae {
     node_type& xhat() { return *m_model->m_main.xhat; }
     // The priors, evaluated once per step on first use.
     gaussian_type prior_z() {
-      if (!m_prior_z_done) m_prior_z = PriorZ::forward(*this), m_prior_z_done = true;
+      if (!m_prior_z_done) m_prior_z = m_model->m_prior_z.forward(*this), m_prior_z_done = true;
       return m_prior_z;
     }
     gaussian_type prior_v() {
-      if (!m_prior_v_done) m_prior_v = PriorV::forward(*this), m_prior_v_done = true;
+      if (!m_prior_v_done) m_prior_v = m_model->m_prior_v.forward(*this), m_prior_v_done = true;
       return m_prior_v;
     }
+    // weight * scale * sum_b w[b] KL(q(v | x_b) || p(v)) summed over dimensions: in closed
+    // form for a Gaussian prior (prior_v()), or by the prior's own estimator (its kl(),
+    // e.g. a mixture's, which may use the sample v of the main pass). Returns the value.
+    double kl_prior_v(const tensor& row_w, scalar scale, double weight) {
+      if constexpr (objective::has_kl_estimator<PriorV, step>)
+        return m_model->m_prior_v.kl(*this, posterior_v(), v(), row_w, scale, weight);
+      else
+        return kl(posterior_v(), prior_v(), row_w, scale, weight);
+    }
+
+    // What a swap term computed this step, for later terms: x'_i (decoded from the swapped
+    // pair), its re-encoding, the permutation and x'_i's frames. Null when that swap did not
+    // run (not in the model, or not the final stage). Index: global_swap::index, local_swap::index.
+    struct swap_output {
+      node_type* x = nullptr;
+      encoding encoded;
+      const index_vector* perm = nullptr;
+      const tensor *mask = nullptr, *time_w = nullptr;
+    };
+    const swap_output* swapped(int kind_index) const {
+      const auto& o = m_swaps.at(size_t(kind_index));
+      return o.x ? &o : nullptr;
+    }
+    void set_swapped(int kind_index, const swap_output& o) { m_swaps.at(size_t(kind_index)) = o; }
 
     // Module calls.
     gaussian_type encode_v(node_type& x, const tensor& time_w) {
@@ -474,6 +568,7 @@ class sequential_vae {
     bool m_skip_gradient_free = false;
     gaussian_type m_prior_z, m_prior_v;
     bool m_prior_z_done = false, m_prior_v_done = false;
+    std::array<swap_output, 2> m_swaps{};
   };
 
  private:
@@ -509,13 +604,93 @@ class sequential_vae {
     m_main.z_post = s.encode_z(m_x, *m_main.v, b.mask);
     m_main.z = &s.sample(m_main.z_post, eps_z, g ? &g->eps_z : nullptr);
     m_main.xhat = &s.decode(*m_main.z, *m_main.v, b.mask);
-    // The objective: every term's forward code, in order.
+    // The objective: every term's forward code, in order, with its weight at this point of
+    // training (weight * schedule factor).
     loss_terms l;
-    (Terms::forward(s, l), ...);
+    std::apply([&](const auto&... t) { (t.forward(s, l, weight_now(t)), ...); }, m_terms);
     return l;
+  }
+  template <class L>
+  double weight_now(const L& t) const {
+    if constexpr (objective::has_weight_schedule<L>) return double(t.weight) * t.schedule.factor(m_progress);
+    else return double(t.weight);
+  }
+
+  // Registers the slots' parameters, then the components' (declare()), initialises all.
+  void build(std::uint64_t seed) {
+    const auto& s = m_sizes;
+    m_global = global_type(m_params, "global_encoder", s, group::global_encoder);
+    m_local = local_type(m_params, "local_encoder", s, group::local_encoder);
+    if constexpr (PriorZ::sequential) m_transition = transition_type(m_params, "transition", s, group::transition);
+    m_decoder = decoder_type(m_params, "decoder", s, group::decoder);
+    if constexpr (PriorV::uses_snapshot) m_snapshot = global_type(m_params, "snapshot", s, group::snapshot);
+    auto declare = [&]<class C>(C& c) {
+      if constexpr (objective::declares_parameters<C, Backend, model_sizes>) c.declare(m_params, s);
+    };
+    declare(m_prior_z);
+    declare(m_prior_v);
+    declare(m_schedule);
+    std::apply([&](auto&... t) { (declare(t), ...); }, m_terms);
+    check_component_names();
+    m_params.finalize(seed);
+    set_stage(Schedule::stages == 2 ? 1 : 2);
+  }
+  template <class C>
+  void put(C&& c) {
+    component<std::remove_cvref_t<C>>() = std::forward<C>(c);
+  }
+  void check_component_names() const {
+    std::vector<std::string> names{"prior_z", "prior_v", "schedule"};
+    std::apply([&](const auto&... t) { (names.emplace_back(t.name), ...); }, m_terms);
+    for (size_t i = 0; i < names.size(); ++i)
+      for (size_t j = i + 1; j < names.size(); ++j)
+        if (names[i] == names[j]) detail::fail(variant_name(), ": two components are named '", names[i], "'");
+  }
+  // Settings that differ from a default-constructed component's, as "[k=v,...]" ("" if none).
+  template <class C>
+  static std::string changed_settings(const C& c, std::string_view skip = {}) {
+    C copy = c, fresh{};
+    std::string now = objective::describe_settings(copy), def = objective::describe_settings(fresh), out;
+    const auto a = objective::setting_text::split(now, ','), b = objective::setting_text::split(def, ',');
+    for (size_t k = 0; k < a.size() && !now.empty(); ++k) {
+      const auto key = a[k].substr(0, a[k].find('='));
+      if (key == skip || (k < b.size() && a[k] == b[k])) continue;
+      out += (out.empty() ? "" : ",") + std::string(a[k]);
+    }
+    return out.empty() ? "" : "[" + out + "]";
+  }
+  void apply_setting(const objective::setting_assignment& a, bool constructing) {
+    bool matched = false, found = false;
+    auto try_one = [&]<class C>(C& c, std::string_view cname) {
+      if (matched || a.component != cname) return;
+      matched = true;
+      if constexpr (objective::has_shaping_settings<C>)
+        if (!constructing && c.shapes_parameters(a.key))
+          detail::fail(variant_name(), ": setting '", a.text(),
+                       "' shapes parameters; give it when the model is constructed");
+      found = objective::set_setting(c, a.key, a.value);
+      if (!found)
+        detail::fail("setting '", a.text(), "': ", std::string(cname), " has no setting '", a.key,
+                     "' (its settings: ", objective::setting_names(c), ")");
+    };
+    try_one(m_prior_z, "prior_z");
+    try_one(m_prior_v, "prior_v");
+    try_one(m_schedule, "schedule");
+    std::apply([&](auto&... t) { (try_one(t, t.name), ...); }, m_terms);
+    if (!matched) {
+      std::string names = "prior_z, prior_v, schedule";
+      std::apply([&](const auto&... t) { ((names += std::string(", ") + t.name), ...); }, m_terms);
+      detail::fail("setting '", a.text(), "': no component '", a.component, "' in this model (components: ", names,
+                   ")");
+    }
   }
 
   model_sizes m_sizes;
+  PriorZ m_prior_z{};
+  PriorV m_prior_v{};
+  Schedule m_schedule{};
+  std::tuple<Terms...> m_terms{};
+  double m_progress = 0;
   parameters<Backend> m_params;
   global_type m_global, m_snapshot;
   local_type m_local;

@@ -5,14 +5,20 @@
 // (1 x n), so the optimiser, checkpoints and gradient checks see a single
 // vector. Names follow the PyTorch reference's state_dict keys
 // (e.g. "global_encoder.net.0.weight"). Each parameter belongs to a group
-// (the model slot that owns it); whole groups are frozen and unfrozen, which is
-// how the two-stage schedule is expressed.
+// (the model slot or component that owns it); whole groups are frozen and
+// unfrozen by name, which is how a stage schedule is expressed.
+//
+// Groups: the five built-in ones (the slots and the snapshot) are spelled as
+// `group::global_encoder` ...; any other component (a prior, a loss term) names
+// its own with group_of("prior_v"), which returns the id of that name in this
+// registry (created on first use; ids from group::count on).
 //
 // requires: add() only before finalize(); value()/grad() only after.
 // ensures:  parameters registered consecutively are contiguous in the buffer.
 #include <array>
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../config.hpp"
@@ -20,10 +26,13 @@
 
 namespace dsae {
 
+// The built-in groups; count is the first id of a group named by a component.
 enum class group : int { global_encoder = 0, local_encoder, transition, decoder, snapshot, count };
 
+// The name of a built-in group (parameters::group_name names every group).
 inline const char* group_name(group g) {
   constexpr const char* n[] = {"global_encoder", "local_encoder", "transition", "decoder", "snapshot"};
+  if (int(g) < 0 || int(g) >= int(group::count)) return "?";
   return n[int(g)];
 }
 
@@ -43,9 +52,35 @@ class parameters {
     T init_bound;  // U(-bound, bound) at initialisation (PyTorch default)
   };
 
-  // Registers a (rows x cols) parameter initialised ~ U(-bound, bound).
+  parameters() {
+    for (int g = 0; g < int(group::count); ++g) m_group_names.emplace_back(dsae::group_name(group(g)));
+    m_frozen.assign(m_group_names.size(), false);
+  }
+
+  // The group called `name` (a built-in one or one a component names), created on first use.
+  // requires: 1-64 characters of [A-Za-z0-9_.-] (it prefixes parameter names in checkpoints).
+  group group_of(std::string_view name) {
+    for (size_t k = 0; k < m_group_names.size(); ++k)
+      if (m_group_names[k] == name) return group(int(k));
+    if (name.empty() || name.size() > 64 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            std::string_view::npos)
+      detail::fail("parameters: group name '", std::string(name), "' must be 1-64 characters of [A-Za-z0-9_.-]");
+    if (m_finalized) detail::fail("parameters: cannot add group '", std::string(name), "' after finalize()");
+    m_group_names.emplace_back(name);
+    m_frozen.push_back(false);
+    return group(int(m_group_names.size() - 1));
+  }
+  // Every group's id, built-in ones first.
+  index_t group_count() const { return index_t(m_group_names.size()); }
+  const std::string& group_name(group g) const { return m_group_names.at(size_t(g)); }
+
+  // Registers a (rows x cols) parameter initialised ~ U(-bound, bound) (bound 0: zeros).
   param_id add(std::string name, index_t rows, index_t cols, group owner, T init_bound) {
     if (m_finalized) detail::fail("parameters: cannot add '", name, "' after finalize()");
+    if (int(owner) < 0 || size_t(owner) >= m_group_names.size())
+      detail::fail("parameters: '", name, "' names group ", int(owner), ", which is not registered (group_of)");
+    if (rows <= 0 || cols <= 0) detail::fail("parameters: '", name, "' has shape ", rows, " x ", cols);
     for (const auto& e : m_entries)
       if (e.name == name) detail::fail("parameters: duplicate name '", name, "'");
     m_entries.push_back({std::move(name), rows, cols, m_size, owner, init_bound});
@@ -89,8 +124,18 @@ class parameters {
 
   // Frozen groups receive no gradient (modules skip their parameter VJPs) and
   // no optimiser update.
-  void freeze(group g, bool frozen = true) { m_frozen[size_t(g)] = frozen; }
+  void freeze(group g, bool frozen = true) { m_frozen.at(size_t(g)) = frozen; }
+  void freeze(std::string_view name, bool frozen = true) { freeze(find_group(name), frozen); }
   bool trainable(group g) const { return !m_frozen[size_t(g)]; }
+  bool trainable(std::string_view name) const { return trainable(find_group(name)); }
+  // The id of an existing group (an error naming the groups otherwise).
+  group find_group(std::string_view name) const {
+    for (size_t k = 0; k < m_group_names.size(); ++k)
+      if (m_group_names[k] == name) return group(int(k));
+    std::string all;
+    for (const auto& n : m_group_names) all += (all.empty() ? "" : ", ") + n;
+    detail::fail("parameters: no group '", std::string(name), "' (groups: ", all, ")");
+  }
   bool trainable(param_id id) const { return trainable(info(id).owner); }
 
   // Number of scalars in groups that currently train.
@@ -132,7 +177,8 @@ class parameters {
   index_t m_size = 0;
   bool m_finalized = false;
   tensor m_value, m_grad;
-  std::array<bool, size_t(group::count)> m_frozen{};
+  std::vector<std::string> m_group_names;
+  std::vector<bool> m_frozen;
 };
 
 }  // namespace dsae

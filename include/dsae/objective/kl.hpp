@@ -1,19 +1,23 @@
 #pragma once
 // The KL terms of the ELBO against the model's priors.
-//   kl_z<W>: W * mean over b and Z dims of [ sum over valid t of
-//            KL(q(z_t | .) || p(z_t | z_<t)) / n_b ]          (prior: the PriorZ component)
-//   kl_v<W>: W * mean over b and V dims of KL(q(v | x) || p(v)) (prior: the PriorV component)
-// W != 1 gives e.g. a beta-VAE-style weighting of KL_v.
+//   kl_z: weight * mean over b and Z dims of [ sum over valid t of
+//         KL(q(z_t | .) || p(z_t | z_<t)) / n_b ]          (prior: the PriorZ component)
+//   kl_v: weight * mean over b and V dims of KL(q(v | x) || p(v)) (prior: the PriorV component;
+//         closed form for a Gaussian prior, the prior's own estimator otherwise)
+// A weight != 1 gives e.g. a beta-VAE (kl_v<>{.weight = 4}); a schedule anneals it
+// (kl_v<>{.schedule = weight_schedule::linear(10)}).
 #include "term.hpp"
 
 namespace dsae::objective {
 
 template <double Weight = 1.0>
 struct kl_z {
-  static constexpr double weight = Weight;
-  static std::string name() { return weighted_name("kl_z", weight); }
+  static constexpr const char* name = "kl_z";
+  double weight = Weight;
+  weight_schedule schedule{};
+  DSAE_TERM_SETTINGS
   template <class Step>
-  static void forward(Step& s, loss_terms& out) {
+  void forward(Step& s, loss_terms& out, double w) const {
     using scalar = typename Step::scalar;
     const auto& b = s.batch();
     const scalar scale = scalar(1) / scalar(b.batch * s.sizes().z_dim);
@@ -25,22 +29,24 @@ struct kl_z {
       out.kl_z_computed = false;
       return;
     }
-    out.kl_z = s.kl(s.posterior_z(), s.prior_z(), b.time_w, scale, weight);
-    out.loss += weight * out.kl_z;
+    out.kl_z = s.kl(s.posterior_z(), s.prior_z(), b.time_w, scale, w);
+    out.loss += w * out.kl_z;
   }
 };
 
 template <double Weight = 1.0>
 struct kl_v {
-  static constexpr double weight = Weight;
-  static std::string name() { return weighted_name("kl_v", weight); }
+  static constexpr const char* name = "kl_v";
+  double weight = Weight;
+  weight_schedule schedule{};
+  DSAE_TERM_SETTINGS
   template <class Step>
-  static void forward(Step& s, loss_terms& out) {
+  void forward(Step& s, loss_terms& out, double w) const {
     using scalar = typename Step::scalar;
     const auto& b = s.batch();
     const scalar scale = scalar(1) / scalar(b.batch * s.sizes().v_dim);
-    out.kl_v = s.kl(s.posterior_v(), s.prior_v(), b.ones, scale, weight);
-    out.loss += weight * out.kl_v;
+    out.kl_v = s.kl_prior_v(b.ones, scale, w);
+    out.loss += w * out.kl_v;
   }
 };
 

@@ -8,12 +8,15 @@
 // x'_i has the frames (mask, lengths) of its z-source. Re-encoded first, original
 // second; z terms reduce as KL_z (over the target's valid frames), v terms as KL_v.
 // Active in the final stage only. Gradients flow everywhere (nothing detached).
+// What it computed (x'_i, its encoding, p) is left on the step for later terms
+// (step::swapped(Kind::index)): a term on the swap pairs needs no second decode.
 #include "term.hpp"
 
 namespace dsae::objective {
 
 struct global_swap {
   static constexpr const char* name = "global";
+  static constexpr const char* term_name = "swap_global";
   static constexpr bool permutes_v = true;  // v comes from the partner
   static constexpr int index = 0;           // terms 1, 2 -> loss_terms::swap[0], [1]
   static constexpr std::uint32_t eps_stream = eps_v_g, perm_stream = perm_g;
@@ -23,6 +26,7 @@ struct global_swap {
 
 struct local_swap {
   static constexpr const char* name = "local";
+  static constexpr const char* term_name = "swap_local";
   static constexpr bool permutes_v = false;  // z (and its frames) come from the partner
   static constexpr int index = 1;            // terms 3, 4 -> loss_terms::swap[2], [3]
   static constexpr std::uint32_t eps_stream = eps_v_l, perm_stream = perm_l;
@@ -33,10 +37,12 @@ struct local_swap {
 template <class Kind, double Weight = 1.0>
 struct swap_regulariser {
   using swap_kind = Kind;
-  static constexpr double weight = Weight;
-  static std::string name() { return weighted_name(std::string("swap_") + Kind::name, weight); }
+  static constexpr const char* name = Kind::term_name;
+  double weight = Weight;
+  weight_schedule schedule{};
+  DSAE_TERM_SETTINGS
   template <class Step>
-  static void forward(Step& s, loss_terms& out) {
+  void forward(Step& s, loss_terms& out, double w) const {
     if (!s.final_stage()) return;
     using scalar = typename Step::scalar;
     constexpr bool pv = Kind::permutes_v;
@@ -51,11 +57,12 @@ struct swap_regulariser {
     const auto e = s.encode(xs, mask, time_w, Kind::eps_stream, Kind::eps(g));
     const auto v_target = pv ? s.gather(s.posterior_v(), p) : s.posterior_v();
     const auto z_target = pv ? s.posterior_z() : s.gather(s.posterior_z(), p);
-    const double tv = s.kl(e.v_post, v_target, b.ones, scalar(1) / scalar(b.batch * s.sizes().v_dim), weight);
-    const double tz = s.kl(e.z_post, z_target, time_w, scalar(1) / scalar(b.batch * s.sizes().z_dim), weight);
+    s.set_swapped(Kind::index, {&xs, e, &p, &mask, &time_w});
+    const double tv = s.kl(e.v_post, v_target, b.ones, scalar(1) / scalar(b.batch * s.sizes().v_dim), w);
+    const double tz = s.kl(e.z_post, z_target, time_w, scalar(1) / scalar(b.batch * s.sizes().z_dim), w);
     out.swap[size_t(2 * Kind::index)] = tv;
     out.swap[size_t(2 * Kind::index + 1)] = tz;
-    out.loss += weight * (tv + tz);
+    out.loss += w * (tv + tz);
   }
 };
 

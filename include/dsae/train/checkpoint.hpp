@@ -60,7 +60,7 @@ void require_finite(const std::vector<T>& v, const std::string& file, const std:
 template <class Model>
 void save_weights(const std::filesystem::path& path, const Model& m) {
   auto f = detail_ckpt::weights_file(m.params(), path.string());
-  f.set_metadata("variant", Model::variant_name());
+  f.set_metadata("variant", m.variant_name());
   f.set_metadata("sizes", sizes_string(m.sizes()));
   f.set_metadata("stage", std::to_string(m.stage()));
   io::write_safetensors(path, f);
@@ -75,9 +75,9 @@ void load_weights(const std::filesystem::path& path, Model& m) {
   using T = typename B::scalar;
   const auto f = io::read_safetensors(path);
   auto& md = f.metadata();
-  if (auto it = md.find("variant"); it != md.end() && it->second != Model::variant_name())
+  if (auto it = md.find("variant"); it != md.end() && it->second != m.variant_name())
     throw std::runtime_error("checkpoint '" + path.string() + "' holds variant " + it->second + ", expected " +
-                             Model::variant_name());
+                             m.variant_name());
   if (auto it = md.find("sizes"); it != md.end() && it->second != sizes_string(m.sizes()))
     throw std::runtime_error("checkpoint '" + path.string() + "' holds sizes " + it->second + ", expected " +
                              sizes_string(m.sizes()));
@@ -109,7 +109,7 @@ void save_checkpoint(const std::filesystem::path& path, const Model& m, adam<typ
   f.put_vector("optimizer.exp_avg_sq", B::to_host(opt.second_moment()));
   f.put_vector("optimizer.max_exp_avg_sq", B::to_host(opt.max_second_moment()));
   f.put_vector("optimizer.step", opt.steps());
-  f.set_metadata("variant", Model::variant_name());
+  f.set_metadata("variant", m.variant_name());
   f.set_metadata("sizes", sizes_string(m.sizes()));
   f.set_metadata("next_epoch", std::to_string(s.next_epoch));
   f.set_metadata("stage", std::to_string(s.stage));

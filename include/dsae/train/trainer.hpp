@@ -179,6 +179,9 @@ class trainer {
         }
         const index_t n = std::min(m_o.batch_size, train.count - b0);
         train.batch_into(batch, order.data() + b0, n);
+        // Weight schedules read the progress in epochs (a function of the step's position,
+        // so a resumed run sees the same weights).
+        m_model.set_progress(double(epoch) + double(b0) / double(train.count));
         const auto l = m_model.train_step(batch, m_o.seed, std::uint32_t(m_state.step));
         if (m_state.step == 0) check_first_step(l, train);
         check_step_finite(l, B::to_host(m_model.params().grads()), epoch, m_state.step,
@@ -189,6 +192,7 @@ class trainer {
         accumulate(tr, l, double(n) / double(train.count));
         if (m_o.on_step) m_o.on_step(m_state.step - 1, stage, l);
       }
+      m_model.set_progress(double(epoch + 1));  // validation: the weights at the end of the epoch
       std::vector<index_t> vidx(size_t(val.count));
       for (index_t i = 0; i < val.count; ++i) vidx[size_t(i)] = i;
       for (index_t b0 = 0; b0 < val.count; b0 += m_o.batch_size) {

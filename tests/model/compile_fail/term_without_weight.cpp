@@ -7,7 +7,7 @@ using namespace dsae;
 using namespace dsae::objective;
 struct beta_only {
   static constexpr double beta = 4;  // not a weight: silently ignored before, refused now
-  static std::string name() { return "beta_only"; }
+  static constexpr const char* name = "beta_only";
 };
 using wrong = model::sequential_vae<cpu<float>, model::global_encoder, model::factorised_local_encoder,
                                     model::factorised_decoder, transition_prior<model::lstm_transition>,

@@ -87,6 +87,57 @@ struct add_row_f {  // Y[i, :] += b
     y(i, j) += b(0, j);
   }
 };
+// Element-wise ops of the node operations (objective/node_ops.hpp).
+DSAE_HD inline float dlog(float x) { return ::logf(x); }
+DSAE_HD inline double dlog(double x) { return ::log(x); }
+template <class T>
+struct mul_f {  // y = a * b
+  view<T> y;
+  cview<T> a, b;
+  DSAE_HD void operator()(index_t k) const {
+    const index_t i = k / y.c, j = k % y.c;
+    y(i, j) = a(i, j) * b(i, j);
+  }
+};
+template <class T>
+struct add_product_f {  // y += a * b
+  view<T> y;
+  cview<T> a, b;
+  DSAE_HD void operator()(index_t k) const {
+    const index_t i = k / y.c, j = k % y.c;
+    y(i, j) += a(i, j) * b(i, j);
+  }
+};
+template <class T>
+struct exp_f {  // y = exp(a)
+  view<T> y;
+  cview<T> a;
+  DSAE_HD void operator()(index_t k) const {
+    const index_t i = k / y.c, j = k % y.c;
+    y(i, j) = dexp(a(i, j));
+  }
+};
+template <class T>
+struct lse_rows_f {  // y[i] = log sum_j exp(a[i, j]), one row per index
+  view<T> y;
+  cview<T> a;
+  DSAE_HD void operator()(index_t i) const {
+    T m = a(i, 0);
+    for (index_t j = 1; j < a.c; ++j) m = a(i, j) > m ? a(i, j) : m;
+    T s = 0;
+    for (index_t j = 0; j < a.c; ++j) s += dexp(a(i, j) - m);
+    y(i, 0) = m + dlog(s);
+  }
+};
+template <class T>
+struct lse_rows_back_f {  // da[i, j] += dy[i] * exp(a[i, j] - y[i])
+  view<T> da;
+  cview<T> dy, a, y;
+  DSAE_HD void operator()(index_t k) const {
+    const index_t i = k / da.c, j = k % da.c;
+    da(i, j) += dy(i, 0) * dexp(a(i, j) - y(i, 0));
+  }
+};
 template <class T>
 struct tanh_f {
   view<T> y;
