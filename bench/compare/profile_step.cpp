@@ -92,30 +92,37 @@ int run(const std::string& q, index_t Z, int reps) {
   const tensor dmu_v = random_tensor(Bn, s.v_dim, 4, 1e-3f), dlv_v = random_tensor(Bn, s.v_dim, 5, 1e-3f);
   const tensor dmu_z = random_tensor(R, Z, 6, 1e-5f), dlv_z = random_tensor(R, Z, 7, 1e-5f);
   const tensor dx = random_tensor(R, s.x_dim, 8, 1e-5f);
-  tensor dz(R, Z), dv(Bn, s.v_dim);
+  tensor dz(R, Z), dv(Bn, s.v_dim), dxg(R, s.x_dim);
 
   std::vector<row> rows;
   typename m::global_encoder<B>::state gs;
   rows.push_back(time_pair("global encoder (FCN 80-64-64, mean, Gau-V)", 4, 3, reps,
-                           [&] { genc.forward(gs, x, time_w, Bn); },
-                           [&] { genc.backward(gs, dmu_v, dlv_v, true); }));
+                           [&] { genc.forward(gs, {.x = &x, .time_w = &time_w, .batch = Bn}); },
+                           [&] {
+                             dxg.setZero();
+                             genc.backward(gs, {&dmu_v, &dlv_v}, {.x = &dxg});
+                           }));
   typename Local<B>::state ls;
   rows.push_back(time_pair(q == "full" ? "local encoder (2-layer BiLSTM 96->64, Gau-Z)" : "local encoder (FCN 80-64-64, Gau-Z)",
-                           3, 3, reps, [&] { lenc.forward(ls, x, v, &mask, Bn); },
+                           3, 3, reps, [&] { lenc.forward(ls, {.x = &x, .v = &v, .mask = &mask, .batch = Bn}); },
                            [&] {
+                             dxg.setZero();
                              dv.setZero();
-                             lenc.backward(ls, dmu_z, dlv_z, true, &dv);
+                             lenc.backward(ls, {&dmu_z, &dlv_z}, {.x = &dxg, .v = &dv});
                            }));
   typename m::lstm_transition<B>::state ts;
-  rows.push_back(time_pair("transition (2-layer LSTM 32, Gau-Z)", 1, 1, reps, [&] { trans.forward(ts, z, &mask, Bn); },
-                           [&] { trans.backward(ts, dmu_z, dlv_z, true); }));
+  rows.push_back(time_pair("transition (2-layer LSTM 32, Gau-Z)", 1, 1, reps, [&] { trans.forward(ts, {.z = &z, .mask = &mask, .batch = Bn}); },
+                           [&] {
+                             dz.setZero();
+                             trans.backward(ts, {&dmu_z, &dlv_z}, {.z = &dz});
+                           }));
   typename m::factorised_decoder<B>::state ds;
   rows.push_back(time_pair("decoder (FCN [z,v]-64-64, Linear 64->80)", 3, 3, reps,
-                           [&] { dec.forward(ds, z, v, &mask, Bn); },
+                           [&] { dec.forward(ds, {.z = &z, .v = &v, .mask = &mask, .batch = Bn}); },
                            [&] {
                              dz.setZero();
                              dv.setZero();
-                             dec.backward(ds, dx, &dz, &dv);
+                             dec.backward(ds, {&dx, nullptr}, {.z = &dz, .v = &dv});
                            }));
 
   // The whole step, and Adam alone.

@@ -85,6 +85,7 @@ class linear_decoder {
  public:
   using tensor = typename Backend::tensor;
   static constexpr const char* name = "linear";
+  static constexpr model::slot_role role = model::slot_role::decoder;
   struct state {
     tensor in;
     typename nn::linear<Backend>::state out;
@@ -92,14 +93,18 @@ class linear_decoder {
   linear_decoder() = default;
   linear_decoder(parameters<Backend>& p, const std::string& prefix, const model::model_sizes& s, group owner)
       : m_out(p, prefix + ".out", s.z_dim + s.v_dim, s.x_dim, owner), m_z(s.z_dim), m_v(s.v_dim) {}
-  const tensor& forward(state& st, const tensor& z, const tensor& v, const tensor*, index_t) const {
-    Backend::resize(st.in, z.rows(), m_z + m_v);
-    Backend::concat_cols(st.in, z, v);  // v broadcast over the frames
-    return m_out.forward(st.out, st.in);
+  // The slot contract (model/slots.hpp): forward(state, inputs) -> outputs (views into
+  // state); backward(state, output gradients, input gradients) adds into the input
+  // gradients that are asked for (null: not needed).
+  model::slot_outputs<Backend> forward(state& st, const model::slot_inputs<Backend>& in) const {
+    Backend::resize(st.in, in.z->rows(), m_z + m_v);
+    Backend::concat_cols(st.in, *in.z, *in.v);  // v broadcast over the frames
+    return {&m_out.forward(st.out, st.in), nullptr};
   }
-  void backward(state& st, const tensor& dxhat, tensor* dz, tensor* dv) const {
-    const tensor* din = m_out.backward(st.out, dxhat, dz || dv);
-    if (din) Backend::split_cols_backward(dz, dv, *din);
+  void backward(state& st, const model::slot_output_grads<Backend>& dout,
+                const model::slot_input_grads<Backend>& din) const {
+    const tensor* dzv = m_out.backward(st.out, *dout.mean, din.z || din.v);
+    if (dzv) Backend::split_cols_backward(din.z, din.v, *dzv);
   }
 
  private:

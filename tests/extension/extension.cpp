@@ -111,6 +111,7 @@ class one_layer_global_encoder {
  public:
   using tensor = typename Backend::tensor;
   static constexpr const char* name = "one_layer_mean";
+  static constexpr model::slot_role role = model::slot_role::global_encoder;
   struct state {
     typename nn::mlp<Backend>::state net;
     typename nn::masked_mean<Backend>::state mean;
@@ -119,12 +120,15 @@ class one_layer_global_encoder {
   one_layer_global_encoder() = default;
   one_layer_global_encoder(parameters<Backend>& p, const std::string& prefix, const model::model_sizes& s, group owner)
       : m_net(p, prefix + ".net", s.x_dim, {s.hidden}, owner), m_head(p, prefix, s.hidden, s.v_dim, owner) {}
-  void forward(state& st, const tensor& x, const tensor& time_w, index_t batch) const {
-    m_head.forward(st.head, m_mean.forward(st.mean, m_net.forward(st.net, x), time_w, batch));
+  model::slot_outputs<Backend> forward(state& st, const model::slot_inputs<Backend>& in) const {
+    m_head.forward(st.head, m_mean.forward(st.mean, m_net.forward(st.net, *in.x), *in.time_w, in.batch));
+    return {&st.head.mu, &st.head.logvar};
   }
-  const tensor* backward(state& st, const tensor& dmu, const tensor& dlv, bool need_dx) const {
-    const tensor* dh = m_head.backward(st.head, dmu, dlv, true);
-    return m_net.backward(st.net, *m_mean.backward(st.mean, *dh, true), need_dx);
+  void backward(state& st, const model::slot_output_grads<Backend>& dout,
+                const model::slot_input_grads<Backend>& din) const {
+    const tensor* dh = m_head.backward(st.head, *dout.mean, *dout.logvar, true);
+    const tensor* dx = m_net.backward(st.net, *m_mean.backward(st.mean, *dh, true), din.x != nullptr);
+    if (din.x) Backend::axpy(*din.x, 1, *dx);
   }
 
  private:

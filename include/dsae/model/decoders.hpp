@@ -8,6 +8,7 @@
 #include "../nn/lstm.hpp"
 #include "../nn/mlp.hpp"
 #include "sizes.hpp"
+#include "slots.hpp"
 
 namespace dsae::model {
 
@@ -17,8 +18,9 @@ class factorised_decoder {
   using T = typename B::scalar;
   using tensor = typename B::tensor;
   static constexpr const char* name = "factorised";
+  static constexpr slot_role role = slot_role::decoder;
   struct state {
-    tensor in, dout;
+    tensor in;
     typename nn::mlp<B>::state net;
     typename nn::linear<B>::state out;
   };
@@ -29,15 +31,15 @@ class factorised_decoder {
         m_z(s.z_dim),
         m_v(s.v_dim) {}
 
-  const tensor& forward(state& st, const tensor& z, const tensor& v, const tensor* /*mask*/, index_t /*batch*/) const {
-    B::resize(st.in, z.rows(), m_z + m_v);
-    B::concat_cols(st.in, z, v);
-    return m_out.forward(st.out, m_net.forward(st.net, st.in));
+  slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
+    B::resize(st.in, in.z->rows(), m_z + m_v);
+    B::concat_cols(st.in, *in.z, *in.v);
+    return {&m_out.forward(st.out, m_net.forward(st.net, st.in)), nullptr};
   }
-  // Accumulates into dz / dv when given.
-  void backward(state& st, const tensor& dxhat, tensor* dz, tensor* dv) const {
-    const tensor* din = m_net.backward(st.net, *m_out.backward(st.out, dxhat, true), dz || dv);
-    if (din) B::split_cols_backward(dz, dv, *din);
+  // Adds into din.z / din.v when given.
+  void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
+    const tensor* dzv = m_net.backward(st.net, *m_out.backward(st.out, *dout.mean, true), din.z || din.v);
+    if (dzv) B::split_cols_backward(din.z, din.v, *dzv);
   }
 
  private:
@@ -52,6 +54,7 @@ class richer_decoder {
   using T = typename B::scalar;
   using tensor = typename B::tensor;
   static constexpr const char* name = "richer";
+  static constexpr slot_role role = slot_role::decoder;
   struct state {
     tensor in, dh;
     typename nn::bilstm<B>::state rnn;
@@ -66,20 +69,20 @@ class richer_decoder {
         m_h(s.rnn_hidden),
         m_v(s.v_dim) {}
 
-  const tensor& forward(state& st, const tensor& z, const tensor& v, const tensor* mask, index_t batch) const {
-    const tensor& h = m_rnn.forward(st.rnn, z, mask, batch);
-    B::resize(st.in, z.rows(), m_h + m_v);
-    B::concat_cols(st.in, h, v);
-    return m_out.forward(st.out, m_net.forward(st.net, st.in));
+  slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
+    const tensor& h = m_rnn.forward(st.rnn, *in.z, in.mask, in.batch);
+    B::resize(st.in, in.z->rows(), m_h + m_v);
+    B::concat_cols(st.in, h, *in.v);
+    return {&m_out.forward(st.out, m_net.forward(st.net, st.in)), nullptr};
   }
-  void backward(state& st, const tensor& dxhat, tensor* dz, tensor* dv) const {
+  void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
     // The BiLSTM has parameters, so its input gradient path always runs.
-    const tensor* din = m_net.backward(st.net, *m_out.backward(st.out, dxhat, true), true);
-    B::resize(st.dh, din->rows(), m_h);
+    const tensor* dhv = m_net.backward(st.net, *m_out.backward(st.out, *dout.mean, true), true);
+    B::resize(st.dh, dhv->rows(), m_h);
     B::zero(st.dh);
-    B::split_cols_backward(&st.dh, dv, *din);
-    const tensor* g = m_rnn.backward(st.rnn, st.dh, dz != nullptr);
-    if (dz) B::axpy(*dz, T(1), *g);
+    B::split_cols_backward(&st.dh, din.v, *dhv);
+    const tensor* g = m_rnn.backward(st.rnn, st.dh, din.z != nullptr);
+    if (din.z) B::axpy(*din.z, T(1), *g);
   }
 
  private:

@@ -4,13 +4,15 @@
 //   factorised_local_encoder q(z_t | x_t): FCN-[64,64] per frame, Gau-Z (does not see v)
 //   full_local_encoder       q(z_t | x_1:T, v): 2-layer BiLSTM(64) over [x_t, v],
 //                            directions averaged per frame, Gau-Z
-// Outputs are left in state.head.mu / state.head.logvar.
+// The slot contract (forward(state, in) -> outputs, backward(state, dout, din)) is in
+// slots.hpp; outputs point into state.head.
 #include <string>
 #include "../nn/gaussian_head.hpp"
 #include "../nn/lstm.hpp"
 #include "../nn/masked_mean.hpp"
 #include "../nn/mlp.hpp"
 #include "sizes.hpp"
+#include "slots.hpp"
 
 namespace dsae::model {
 
@@ -20,6 +22,7 @@ class global_encoder {
   using T = typename B::scalar;
   using tensor = typename B::tensor;
   static constexpr const char* name = "fcn_mean";
+  static constexpr slot_role role = slot_role::global_encoder;
   struct state {
     typename nn::mlp<B>::state net;
     typename nn::masked_mean<B>::state mean;
@@ -30,13 +33,15 @@ class global_encoder {
       : m_net(p, prefix + ".net", s.x_dim, {s.hidden, s.hidden}, owner),
         m_head(p, prefix, s.hidden, s.v_dim, owner) {}
 
-  // time_w: (T*B) x 1 weights m / n_b of the batch being encoded.
-  void forward(state& st, const tensor& x, const tensor& time_w, index_t batch) const {
-    m_head.forward(st.head, m_mean.forward(st.mean, m_net.forward(st.net, x), time_w, batch));
+  // in.time_w: (T*B) x 1 weights m / n_b of the batch being encoded.
+  slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
+    m_head.forward(st.head, m_mean.forward(st.mean, m_net.forward(st.net, *in.x), *in.time_w, in.batch));
+    return {&st.head.mu, &st.head.logvar};
   }
-  const tensor* backward(state& st, const tensor& dmu, const tensor& dlv, bool need_dx) const {
-    const tensor* dh = m_head.backward(st.head, dmu, dlv, true);
-    return m_net.backward(st.net, *m_mean.backward(st.mean, *dh, true), need_dx);
+  void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
+    const tensor* dh = m_head.backward(st.head, *dout.mean, *dout.logvar, true);
+    const tensor* dx = m_net.backward(st.net, *m_mean.backward(st.mean, *dh, true), din.x != nullptr);
+    if (din.x) B::axpy(*din.x, T(1), *dx);
   }
 
  private:
@@ -52,6 +57,7 @@ class factorised_local_encoder {
   using tensor = typename B::tensor;
   static constexpr bool uses_v = false;
   static constexpr const char* name = "factorised";
+  static constexpr slot_role role = slot_role::local_encoder;
   struct state {
     typename nn::mlp<B>::state net;
     typename nn::gaussian_head<B>::state head;
@@ -60,12 +66,14 @@ class factorised_local_encoder {
   factorised_local_encoder(parameters<B>& p, const std::string& prefix, const model_sizes& s, group owner)
       : m_net(p, prefix + ".net", s.x_dim, {s.hidden, s.hidden}, owner), m_head(p, prefix, s.hidden, s.z_dim, owner) {}
 
-  void forward(state& st, const tensor& x, const tensor& /*v*/, const tensor* /*mask*/, index_t /*batch*/) const {
-    m_head.forward(st.head, m_net.forward(st.net, x));
+  slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
+    m_head.forward(st.head, m_net.forward(st.net, *in.x));
+    return {&st.head.mu, &st.head.logvar};
   }
-  // dv (accumulated) is untouched: this encoder does not read v.
-  const tensor* backward(state& st, const tensor& dmu, const tensor& dlv, bool need_dx, tensor* /*dv*/) const {
-    return m_net.backward(st.net, *m_head.backward(st.head, dmu, dlv, true), need_dx);
+  // din.v is untouched: this encoder does not read v.
+  void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
+    const tensor* dx = m_net.backward(st.net, *m_head.backward(st.head, *dout.mean, *dout.logvar, true), din.x != nullptr);
+    if (din.x) B::axpy(*din.x, T(1), *dx);
   }
 
  private:
@@ -80,8 +88,9 @@ class full_local_encoder {
   using tensor = typename B::tensor;
   static constexpr bool uses_v = true;
   static constexpr const char* name = "full";
+  static constexpr slot_role role = slot_role::local_encoder;
   struct state {
-    tensor in, dx;  // [x_t, v] and the gradient w.r.t. x
+    tensor in;  // [x_t, v]
     typename nn::bilstm<B>::state rnn;
     typename nn::gaussian_head<B>::state head;
   };
@@ -92,22 +101,17 @@ class full_local_encoder {
         m_x(s.x_dim),
         m_v(s.v_dim) {}
 
-  void forward(state& st, const tensor& x, const tensor& v, const tensor* mask, index_t batch) const {
-    B::resize(st.in, x.rows(), m_x + m_v);
-    B::concat_cols(st.in, x, v);
-    m_head.forward(st.head, m_rnn.forward(st.rnn, st.in, mask, batch));
+  slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
+    B::resize(st.in, in.x->rows(), m_x + m_v);
+    B::concat_cols(st.in, *in.x, *in.v);
+    m_head.forward(st.head, m_rnn.forward(st.rnn, st.in, in.mask, in.batch));
+    return {&st.head.mu, &st.head.logvar};
   }
-  // Returns dx when need_dx; accumulates dv when dv is given.
-  const tensor* backward(state& st, const tensor& dmu, const tensor& dlv, bool need_dx, tensor* dv) const {
-    const tensor* dh = m_head.backward(st.head, dmu, dlv, true);
-    const tensor* din = m_rnn.backward(st.rnn, *dh, need_dx || dv);
-    if (!din) return nullptr;
-    if (need_dx) {
-      B::resize(st.dx, din->rows(), m_x);
-      B::zero(st.dx);
-    }
-    B::split_cols_backward(need_dx ? &st.dx : nullptr, dv, *din);
-    return need_dx ? &st.dx : nullptr;
+  // Adds into din.x and din.v (the [x_t, v] split of the BiLSTM's input gradient).
+  void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
+    const tensor* dh = m_head.backward(st.head, *dout.mean, *dout.logvar, true);
+    const tensor* dxv = m_rnn.backward(st.rnn, *dh, din.x || din.v);
+    if (dxv) B::split_cols_backward(din.x, din.v, *dxv);
   }
 
  private:

@@ -213,26 +213,16 @@ class sequential_vae {
 
   // ---- inference helpers (evaluation) -------------------------------------
   // Posterior mean of v, B x V.
-  const tensor& posterior_v_mean(const batch_type& b) {
-    check_batch(b);
-    unchecked_inputs off;
-    m_global.forward(m_infer_g, b.x, b.time_w, b.batch);
-    return m_infer_g.head.mu;
-  }
+  const tensor& posterior_v_mean(const batch_type& b) { return *infer_v(b).mean; }
   // Posterior mean of z, (T*B) x Z; full q conditions on v (B x V) — pass the
   // posterior mean of v for a deterministic encoding.
-  const tensor& posterior_z_mean(const batch_type& b, const tensor& v) {
-    check_batch(b);
-    unchecked_inputs off;
-    m_local.forward(m_infer_l, b.x, v, &b.mask, b.batch);
-    return m_infer_l.head.mu;
-  }
+  const tensor& posterior_z_mean(const batch_type& b, const tensor& v) { return *infer_z(b, v).mean; }
   // Decoder mean for any pairing of z ((T*B) x Z) and v (B x V).
   const tensor& decode(const tensor& z, const tensor& v, const tensor* mask, index_t batch) {
     check_shape("decode", "z", Backend::shape(z), {z.rows(), m_sizes.z_dim});
     check_shape("decode", "v", Backend::shape(v), {batch, m_sizes.v_dim});
     if (z.rows() % batch != 0) detail::fail("decode: z has ", z.rows(), " rows, not a multiple of the batch ", batch);
-    return m_decoder.forward(m_infer_d, z, v, mask, batch);
+    return *m_decoder.forward(m_infer_d, {.z = &z, .v = &v, .mask = mask, .batch = batch}).mean;
   }
   // Mean and log-variance of a diagonal Gaussian, copied out of the workspace (so they stay
   // valid across later calls).
@@ -241,14 +231,14 @@ class sequential_vae {
   };
   // q(v | x): B x V each.
   gaussian_values posterior_v(const batch_type& b) {
-    const tensor& mu = posterior_v_mean(b);
-    return {mu, m_infer_g.head.logvar};
+    const auto o = infer_v(b);
+    return {*o.mean, *o.logvar};
   }
   // q(z | x[, v]): (T*B) x Z each; requires v of shape B x V (full q conditions on it).
   gaussian_values posterior_z(const batch_type& b, const tensor& v) {
     check_shape("posterior_z", "v", Backend::shape(v), {b.batch, m_sizes.v_dim});
-    const tensor& mu = posterior_z_mean(b, v);
-    return {mu, m_infer_l.head.logvar};
+    const auto o = infer_z(b, v);
+    return {*o.mean, *o.logvar};
   }
   // The prior the objective's KL_z compares q(z) with, for a given z ((T*B) x Z, e.g. a
   // posterior sample): p(z_t | z_<t) of the transition run over z (teacher forcing, as in
@@ -260,9 +250,9 @@ class sequential_vae {
     gaussian_values g;
     if constexpr (PriorZ::sequential) {
       typename transition_type::state st;
-      m_transition.forward(st, z, &b.mask, b.batch);
-      g.mean = st.mu;
-      g.logvar = st.logvar;
+      const auto o = m_transition.forward(st, {.z = &z, .mask = &b.mask, .batch = b.batch});
+      g.mean = *o.mean;
+      g.logvar = *o.logvar;
     } else {
       Backend::resize(g.mean, z.rows(), z.cols());
       Backend::resize(g.logvar, z.rows(), z.cols());
@@ -295,7 +285,7 @@ class sequential_vae {
   // time (N(0, I) for a non-sequential prior), then decode. Returns (frames*n) x F.
   tensor generate(index_t n, index_t frames, std::uint64_t seed) {
     if (n <= 0 || frames <= 0) detail::fail("generate: n and frames must be positive, got ", n, ", ", frames);
-    const index_t zd = m_sizes.z_dim, vd = m_sizes.v_dim;
+    const index_t zd = m_sizes.z_dim;
     tensor v, z, eps, prefix;
     v = sample_prior_v(n, seed);
     Backend::resize(z, frames * n, zd);
@@ -308,23 +298,24 @@ class sequential_vae {
         continue;
       }
       if constexpr (PriorZ::sequential) {
-        // The prior of frame t depends on z_<t only: run the LSTM over the prefix.
+        // The prior of frame t depends on z_<t only: run the transition over frames 0..t
+        // (frame t still zero) and take its output for frame t.
         typename transition_type::state st;
-        Backend::resize(prefix, t * n, zd);
-        Backend::copy(prefix, Backend::crows(z, 0, t * n));
-        m_transition.forward(st, prefix, nullptr, n);
+        Backend::resize(prefix, (t + 1) * n, zd);
+        Backend::copy(prefix, Backend::crows(z, 0, (t + 1) * n));
+        const auto o = m_transition.forward(st, {.z = &prefix, .batch = n});
         tensor mu, lv, s;
         Backend::resize(mu, n, zd);
         Backend::resize(lv, n, zd);
         Backend::resize(s, n, zd);
-        Backend::copy(mu, Backend::crows(st.head.mu, (t - 1) * n, n));
-        Backend::copy(lv, Backend::crows(st.head.logvar, (t - 1) * n, n));
+        Backend::copy(mu, Backend::crows(*o.mean, t * n, n));
+        Backend::copy(lv, Backend::crows(*o.logvar, t * n, n));
         Backend::reparam(s, mu, lv, eps);
         Backend::copy(Backend::rows(z, t * n, n), s);
       }
     }
     typename decoder_type::state ds;
-    return m_decoder.forward(ds, z, v, nullptr, n);
+    return *m_decoder.forward(ds, {.z = &z, .v = &v, .batch = n}).mean;
   }
 
   // ---- the step: what priors and loss terms see ----------------------------
@@ -406,25 +397,25 @@ class sequential_vae {
 
     // Module calls.
     gaussian_type encode_v(node_type& x, const tensor& time_w) {
-      auto& c = site<objective::global_call<Backend, global_type>>();
+      auto& c = site<objective::slot_call<Backend, global_type>>();
       c.module = &m_model->m_global;
       c.x = &x;
-      c.module->forward(c.st, *x.value, time_w, batch().batch);
+      const auto o = c.module->forward(c.st, {.x = x.value, .time_w = &time_w, .batch = batch().batch});
       const bool needs = trainable(group::global_encoder) || x.needs_grad;
-      c.mu.reset(c.st.head.mu, needs);
-      c.logvar.reset(c.st.head.logvar, needs);
+      c.mu.reset(*o.mean, needs);
+      c.logvar.reset(*o.logvar, needs);
       record(c);
       return c.out();
     }
     gaussian_type encode_z(node_type& x, node_type& v, const tensor& mask) {
-      auto& c = site<objective::local_call<Backend, local_type>>();
+      auto& c = site<objective::slot_call<Backend, local_type>>();
       c.module = &m_model->m_local;
       c.x = &x;
-      c.v = &v;
-      c.module->forward(c.st, *x.value, *v.value, &mask, batch().batch);
+      c.v = local_type::uses_v ? &v : nullptr;  // no gradient into v from an encoder that ignores it
+      const auto o = c.module->forward(c.st, {.x = x.value, .v = v.value, .mask = &mask, .batch = batch().batch});
       const bool needs = trainable(group::local_encoder) || x.needs_grad || (local_type::uses_v && v.needs_grad);
-      c.mu.reset(c.st.head.mu, needs);
-      c.logvar.reset(c.st.head.logvar, needs);
+      c.mu.reset(*o.mean, needs);
+      c.logvar.reset(*o.logvar, needs);
       record(c);
       return c.out();
     }
@@ -438,25 +429,26 @@ class sequential_vae {
       return e;
     }
     node_type& decode(node_type& z, node_type& v, const tensor& mask) {
-      auto& c = site<objective::decode_call<Backend, decoder_type>>();
+      auto& c = site<objective::slot_call<Backend, decoder_type>>();
       c.module = &m_model->m_decoder;
+      c.is_gaussian = false;
       c.z = &z;
       c.v = &v;
-      const tensor& y = c.module->forward(c.st, *z.value, *v.value, &mask, batch().batch);
-      c.out.reset(y, trainable(group::decoder) || z.needs_grad || v.needs_grad);
+      const auto o = c.module->forward(c.st, {.z = z.value, .v = v.value, .mask = &mask, .batch = batch().batch});
+      c.mu.reset(*o.mean, trainable(group::decoder) || z.needs_grad || v.needs_grad);
       record(c);
-      return c.out;
+      return c.mu;
     }
     gaussian_type transition(node_type& z, const tensor& mask)
       requires PriorZ::sequential
     {
-      auto& c = site<objective::transition_call<Backend, transition_type>>();
+      auto& c = site<objective::slot_call<Backend, transition_type>>();
       c.module = &m_model->m_transition;
       c.z = &z;
-      c.module->forward(c.st, *z.value, &mask, batch().batch);
+      const auto o = c.module->forward(c.st, {.z = z.value, .mask = &mask, .batch = batch().batch});
       const bool needs = trainable(group::transition) || z.needs_grad;
-      c.mu.reset(c.st.mu, needs);
-      c.logvar.reset(c.st.logvar, needs);
+      c.mu.reset(*o.mean, needs);
+      c.logvar.reset(*o.logvar, needs);
       record(c);
       return c.out();
     }
@@ -464,12 +456,12 @@ class sequential_vae {
     gaussian_type snapshot(node_type& x, const tensor& time_w)
       requires PriorV::uses_snapshot
     {
-      auto& c = site<objective::global_call<Backend, global_type>>();
+      auto& c = site<objective::slot_call<Backend, global_type>>();
       c.module = &m_model->m_snapshot;
       c.x = &x;
-      c.module->forward(c.st, *x.value, time_w, batch().batch);
-      c.mu.reset(c.st.head.mu, x.needs_grad);
-      c.logvar.reset(c.st.head.logvar, x.needs_grad);
+      const auto o = c.module->forward(c.st, {.x = x.value, .time_w = &time_w, .batch = batch().batch});
+      c.mu.reset(*o.mean, x.needs_grad);
+      c.logvar.reset(*o.logvar, x.needs_grad);
       record(c);
       return c.out();
     }
@@ -707,6 +699,17 @@ class sequential_vae {
     gaussian_type v_post, z_post;
     node_type *v = nullptr, *z = nullptr, *xhat = nullptr;
   } m_main;
+  // Inference (no tape): q(v | x) and q(z | x[, v]) of a batch.
+  slot_outputs<Backend> infer_v(const batch_type& b) {
+    check_batch(b);
+    unchecked_inputs off;
+    return m_global.forward(m_infer_g, {.x = &b.x, .time_w = &b.time_w, .batch = b.batch});
+  }
+  slot_outputs<Backend> infer_z(const batch_type& b, const tensor& v) {
+    check_batch(b);
+    unchecked_inputs off;
+    return m_local.forward(m_infer_l, {.x = &b.x, .v = &v, .mask = &b.mask, .batch = b.batch});
+  }
   typename global_type::state m_infer_g;
   typename local_type::state m_infer_l;
   typename decoder_type::state m_infer_d;

@@ -8,6 +8,7 @@
 #include "../nn/gaussian_head.hpp"
 #include "../nn/lstm.hpp"
 #include "sizes.hpp"
+#include "slots.hpp"
 
 namespace dsae::model {
 
@@ -17,6 +18,7 @@ class lstm_transition {
   using T = typename B::scalar;
   using tensor = typename B::tensor;
   static constexpr const char* name = "lstm";
+  static constexpr slot_role role = slot_role::transition;
   struct state {
     index_t batch = 0;
     typename nn::lstm<B>::state rnn;
@@ -29,18 +31,21 @@ class lstm_transition {
       : m_rnn(p, prefix + ".lstm", s.z_dim, s.prior_hidden, s.prior_layers, owner),
         m_head(p, prefix, s.prior_hidden, s.z_dim, owner) {}
 
-  void forward(state& st, const tensor& z, const tensor* mask, index_t batch) const {
-    st.batch = batch;
-    m_head.forward(st.head, m_rnn.forward(st.rnn, z, mask, batch));
-    shift(st.mu, st.head.mu, batch);
-    shift(st.logvar, st.head.logvar, batch);
+  // Outputs: the prior of every frame (st.mu, st.logvar), frame 0's N(0, I).
+  slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
+    st.batch = in.batch;
+    m_head.forward(st.head, m_rnn.forward(st.rnn, *in.z, in.mask, in.batch));
+    shift(st.mu, st.head.mu, in.batch);
+    shift(st.logvar, st.head.logvar, in.batch);
+    return {&st.mu, &st.logvar};
   }
-  // dmu, dlv: gradients w.r.t. st.mu / st.logvar. Returns dz when need_dz.
-  const tensor* backward(state& st, const tensor& dmu, const tensor& dlv, bool need_dz) const {
-    unshift(st.dhmu, dmu, st.batch);
-    unshift(st.dhlv, dlv, st.batch);
+  // dout: gradients w.r.t. st.mu / st.logvar; adds dz into din.z when given.
+  void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
+    unshift(st.dhmu, *dout.mean, st.batch);
+    unshift(st.dhlv, *dout.logvar, st.batch);
     const tensor* dh = m_head.backward(st.head, st.dhmu, st.dhlv, true);
-    return m_rnn.backward(st.rnn, *dh, need_dz);
+    const tensor* dz = m_rnn.backward(st.rnn, *dh, din.z != nullptr);
+    if (din.z) B::axpy(*din.z, T(1), *dz);
   }
 
  private:

@@ -1,6 +1,7 @@
 #pragma once
 // Call sites of the step's tape: one struct per kind of call, each holding the
-// module state of that call, its output nodes and its VJP. The model's step
+// module state of that call, its output nodes and its VJP (node operations:
+// node_ops.hpp). The model's step
 // (model/sequential_vae.hpp, class step) creates them through its arena; a new
 // component needs none of this unless it adds a new kind of module call.
 #include "../nn/mse.hpp"
@@ -9,67 +10,28 @@
 
 namespace dsae::objective {
 
-// q(v | x) through a global-encoder slot.
+// A slot call (model/slots.hpp: one contract for the four slots): the module state of the
+// call, its output nodes (mean and, for a Gaussian, logvar) and its input nodes (x, z, v;
+// null when the slot does not read them). Its VJP hands the outputs' adjoints to the slot
+// and lets it add into the adjoints of the inputs that need one.
 template <class Backend, class Module>
-struct global_call {
+struct slot_call {
   const Module* module = nullptr;
   typename Module::state st;
-  node<Backend> mu, logvar;
-  node<Backend>* x = nullptr;
+  node<Backend> mu, logvar;  // logvar unused for a decoder
+  node<Backend>*x = nullptr, *z = nullptr, *v = nullptr;
+  bool is_gaussian = true;  // false: a decoder (one output)
   gaussian<Backend> out() { return {&mu, &logvar}; }
   void backward() {
-    if (!mu.has_grad && !logvar.has_grad) return;
-    mu.acc();
-    logvar.acc();
-    const auto* dx = module->backward(st, mu.grad, logvar.grad, x->needs_grad);
-    if (dx) x->accumulate(*dx);
-  }
-};
-
-// q(z | x[, v]) through a local-encoder slot.
-template <class Backend, class Module>
-struct local_call {
-  const Module* module = nullptr;
-  typename Module::state st;
-  node<Backend> mu, logvar;
-  node<Backend>*x = nullptr, *v = nullptr;
-  gaussian<Backend> out() { return {&mu, &logvar}; }
-  void backward() {
-    if (!mu.has_grad && !logvar.has_grad) return;
-    mu.acc();
-    logvar.acc();
-    const auto* dx = module->backward(st, mu.grad, logvar.grad, x->needs_grad, Module::uses_v ? v->acc() : nullptr);
-    if (dx) x->accumulate(*dx);
-  }
-};
-
-// p(x | z, v) through a decoder slot.
-template <class Backend, class Module>
-struct decode_call {
-  const Module* module = nullptr;
-  typename Module::state st;
-  node<Backend> out;
-  node<Backend>*z = nullptr, *v = nullptr;
-  void backward() {
-    if (!out.has_grad) return;
-    module->backward(st, out.grad, z->acc(), v->acc());
-  }
-};
-
-// A sequential prior p(z_t | z_<t) through a transition slot.
-template <class Backend, class Module>
-struct transition_call {
-  const Module* module = nullptr;
-  typename Module::state st;
-  node<Backend> mu, logvar;
-  node<Backend>* z = nullptr;
-  gaussian<Backend> out() { return {&mu, &logvar}; }
-  void backward() {
-    if (!mu.has_grad && !logvar.has_grad) return;
-    mu.acc();
-    logvar.acc();
-    const auto* dz = module->backward(st, mu.grad, logvar.grad, z->needs_grad);
-    if (dz) z->accumulate(*dz);
+    if (is_gaussian) {
+      if (!mu.has_grad && !logvar.has_grad) return;
+      mu.acc();
+      logvar.acc();
+    } else if (!mu.has_grad) {
+      return;
+    }
+    auto acc = [](node<Backend>* n) { return n ? n->acc() : nullptr; };
+    module->backward(st, {&mu.grad, is_gaussian ? &logvar.grad : nullptr}, {acc(x), acc(z), acc(v)});
   }
 };
 
