@@ -2,6 +2,7 @@
 // (docs/tutorial/README.md). Compiled and run by the test suite
 // (tests/extension/CMakeLists.txt: tutorial_custom_components). Public headers only; no
 // gradient code and no Eigen in the components, so they run on every backend.
+#include <dsae/backend/fused.hpp>
 #include <dsae/dsae.hpp>
 #include <dsae/testing/gradcheck.hpp>
 
@@ -98,13 +99,13 @@ class linear_decoder {
   // gradients that are asked for (null: not needed).
   model::slot_outputs<Backend> forward(state& st, const model::slot_inputs<Backend>& in) const {
     Backend::resize(st.in, in.z->rows(), m_z + m_v);
-    Backend::concat_cols(st.in, *in.z, *in.v);  // v broadcast over the frames
+    fused::concat_cols<Backend>(st.in, *in.z, *in.v);  // v broadcast over the frames
     return {&m_out.forward(st.out, st.in), nullptr};
   }
   void backward(state& st, const model::slot_output_grads<Backend>& dout,
                 const model::slot_input_grads<Backend>& din) const {
     const tensor* dzv = m_out.backward(st.out, *dout.mean, din.z || din.v);
-    if (dzv) Backend::split_cols_backward(din.z, din.v, *dzv);
+    if (dzv) fused::split_cols_backward<Backend>(din.z, din.v, *dzv);
   }
 
  private:

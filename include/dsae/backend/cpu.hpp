@@ -56,6 +56,7 @@ struct cpu {
     return v;
   }
   static index_vector indices(const std::vector<index_t>& v) { return v; }
+  static std::vector<index_t> host_indices(const index_vector& p) { return p; }
   // A (rows x cols) view of flat[0, offset .. offset + rows * cols).
   static ref flat_view(tensor& flat, index_t offset, index_t rows, index_t cols) {
     return Eigen::Map<tensor>(flat.data() + offset, rows, cols);

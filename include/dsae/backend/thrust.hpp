@@ -132,6 +132,11 @@ struct thrust_backend {
       m_pos = thrust::device_vector<index_t>(pos.begin(), pos.end());
     }
     index_t size() const { return index_t(m_perm.size()); }
+    std::vector<index_t> host() const {
+      std::vector<index_t> h(m_perm.size());
+      thrust::copy(m_perm.begin(), m_perm.end(), h.begin());
+      return h;
+    }
     const index_t* perm() const { return thrust::raw_pointer_cast(m_perm.data()); }
     const index_t* inverse_start() const { return thrust::raw_pointer_cast(m_start.data()); }
     const index_t* inverse_pos() const { return thrust::raw_pointer_cast(m_pos.data()); }
@@ -179,6 +184,7 @@ struct thrust_backend {
   }
   static index_vector indices(const std::vector<index_t>& v) { return index_vector(v); }
   // A (rows x cols) view of flat[0, offset .. offset + rows * cols).
+  static std::vector<index_t> host_indices(const index_vector& p) { return p.host(); }
   static ref flat_view(tensor& flat, index_t offset, index_t rows, index_t cols) {
     if (offset < 0 || rows < 0 || cols < 0 || offset + rows * cols > flat.size())
       detail::fail("thrust_backend::flat_view (backend/thrust.hpp): [", rows, " x ", cols, "] at offset ", offset,

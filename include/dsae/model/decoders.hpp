@@ -4,6 +4,7 @@
 //   richer_decoder      (paper sec. 6.4) 2-layer BiLSTM(64) over z_1:T, directions
 //                       averaged per frame, then [h_t, v] -> FCN-[64,64] -> Linear 64 -> F
 #include <string>
+#include "../backend/fused.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/lstm.hpp"
 #include "../nn/mlp.hpp"
@@ -33,13 +34,13 @@ class factorised_decoder {
 
   slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
     B::resize(st.in, in.z->rows(), m_z + m_v);
-    B::concat_cols(st.in, *in.z, *in.v);
+    fused::concat_cols<B>(st.in, *in.z, *in.v);
     return {&m_out.forward(st.out, m_net.forward(st.net, st.in)), nullptr};
   }
   // Adds into din.z / din.v when given.
   void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
     const tensor* dzv = m_net.backward(st.net, *m_out.backward(st.out, *dout.mean, true), din.z || din.v);
-    if (dzv) B::split_cols_backward(din.z, din.v, *dzv);
+    if (dzv) fused::split_cols_backward<B>(din.z, din.v, *dzv);
   }
 
  private:
@@ -72,7 +73,7 @@ class richer_decoder {
   slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
     const tensor& h = m_rnn.forward(st.rnn, *in.z, in.mask, in.batch);
     B::resize(st.in, in.z->rows(), m_h + m_v);
-    B::concat_cols(st.in, h, *in.v);
+    fused::concat_cols<B>(st.in, h, *in.v);
     return {&m_out.forward(st.out, m_net.forward(st.net, st.in)), nullptr};
   }
   void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
@@ -80,7 +81,7 @@ class richer_decoder {
     const tensor* dhv = m_net.backward(st.net, *m_out.backward(st.out, *dout.mean, true), true);
     B::resize(st.dh, dhv->rows(), m_h);
     B::zero(st.dh);
-    B::split_cols_backward(&st.dh, din.v, *dhv);
+    fused::split_cols_backward<B>(&st.dh, din.v, *dhv);
     const tensor* g = m_rnn.backward(st.rnn, st.dh, din.z != nullptr);
     if (din.z) B::axpy(*din.z, T(1), *g);
   }

@@ -7,6 +7,7 @@
 // The slot contract (forward(state, in) -> outputs, backward(state, dout, din)) is in
 // slots.hpp; outputs point into state.head.
 #include <string>
+#include "../backend/fused.hpp"
 #include "../nn/gaussian_head.hpp"
 #include "../nn/lstm.hpp"
 #include "../nn/masked_mean.hpp"
@@ -103,7 +104,7 @@ class full_local_encoder {
 
   slot_outputs<B> forward(state& st, const slot_inputs<B>& in) const {
     B::resize(st.in, in.x->rows(), m_x + m_v);
-    B::concat_cols(st.in, *in.x, *in.v);
+    fused::concat_cols<B>(st.in, *in.x, *in.v);
     m_head.forward(st.head, m_rnn.forward(st.rnn, st.in, in.mask, in.batch));
     return {&st.head.mu, &st.head.logvar};
   }
@@ -111,7 +112,7 @@ class full_local_encoder {
   void backward(state& st, const slot_output_grads<B>& dout, const slot_input_grads<B>& din) const {
     const tensor* dh = m_head.backward(st.head, *dout.mean, *dout.logvar, true);
     const tensor* dxv = m_rnn.backward(st.rnn, *dh, din.x || din.v);
-    if (dxv) B::split_cols_backward(din.x, din.v, *dxv);
+    if (dxv) fused::split_cols_backward<B>(din.x, din.v, *dxv);
   }
 
  private:

@@ -39,6 +39,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../backend/fused.hpp"
 #include "../nn/parameters.hpp"
 #include "../objective/calls.hpp"
 #include "../objective/concepts.hpp"
@@ -310,7 +311,7 @@ class sequential_vae {
         Backend::resize(s, n, zd);
         Backend::copy(mu, Backend::crows(*o.mean, t * n, n));
         Backend::copy(lv, Backend::crows(*o.logvar, t * n, n));
-        Backend::reparam(s, mu, lv, eps);
+        fused::reparam<Backend>(s, mu, lv, eps);
         Backend::copy(Backend::rows(z, t * n, n), s);
       }
     }
@@ -481,7 +482,7 @@ class sequential_vae {
       c.in = &in;
       c.perm = &perm;
       Backend::resize(c.value, in.value->rows(), in.value->cols());
-      Backend::gather_batch(c.value, *in.value, perm);
+      fused::gather_batch<Backend>(c.value, *in.value, perm);
       c.out.reset(c.value, in.needs_grad);
       record(c);
       return c.out;
@@ -491,7 +492,7 @@ class sequential_vae {
     const tensor& gather_rows(const tensor& in, const index_vector& perm) {
       auto& t = site<constant_site>().value;
       Backend::resize(t, in.rows(), in.cols());
-      Backend::gather_batch(t, in, perm);
+      fused::gather_batch<Backend>(t, in, perm);
       return t;
     }
     // A uniform random permutation of the batch from `stream`, or the given one (checked).

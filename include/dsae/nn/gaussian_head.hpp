@@ -5,6 +5,7 @@
 // biases) are registered back to back, so together they form a (2L x H)
 // matrix in the flat buffer.
 #include <string>
+#include "../backend/fused.hpp"
 #include "linear.hpp"
 
 namespace dsae::nn {
@@ -40,7 +41,7 @@ class gaussian_head {
     affine<B>(s.both, x, weights(), biases());
     B::resize(s.mu, x.rows(), m_out);
     B::resize(s.logvar, x.rows(), m_out);
-    B::split_cols(s.mu, s.logvar, s.both);
+    fused::split_cols<B>(s.mu, s.logvar, s.both);
   }
 
   // dmu, dlogvar: gradients w.r.t. the two outputs.
@@ -48,7 +49,7 @@ class gaussian_head {
     check_shape(m_name.c_str(), "mean gradient", B::shape(dmu), B::shape(s.mu));
     check_shape(m_name.c_str(), "log-variance gradient", B::shape(dlogvar), B::shape(s.logvar));
     B::resize(s.dboth, dmu.rows(), 2 * m_out);
-    B::concat_cols(s.dboth, dmu, dlogvar);
+    fused::concat_cols<B>(s.dboth, dmu, dlogvar);
     if (m_p->trainable(m_wmu)) {
       B::gemm(weight_grads(), s.dboth, true, *s.x, false, T(1), T(1));
       B::sum_rows(bias_grads(), s.dboth, T(1));

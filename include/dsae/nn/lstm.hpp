@@ -13,6 +13,7 @@
 #include <cmath>
 #include <string>
 #include <vector>
+#include "../backend/fused.hpp"
 #include "linear.hpp"
 #include "parameters.hpp"
 
@@ -72,7 +73,7 @@ class lstm_layer {
       const index_t t = m_reverse ? Tn - 1 - k : k, prev = m_reverse ? t + 1 : t - 1;
       auto Gt = B::rows(s.G, t * batch, batch);
       if (k > 0) B::gemm(Gt, B::rows(s.h, prev * batch, batch), false, m_p->value(m_whh), true, T(1), T(1));
-      B::lstm_forward_step(Gt, k > 0 ? B::crows(s.c, prev * batch, batch) : B::crows(none, 0, 0),
+      fused::lstm_forward_step<B>(Gt, k > 0 ? B::crows(s.c, prev * batch, batch) : B::crows(none, 0, 0),
                            m ? B::crows(*m, t * batch, batch) : B::crows(none, 0, 0), B::rows(s.c, t * batch, batch),
                            B::rows(s.tc, t * batch, batch), B::rows(s.h, t * batch, batch));
     }
@@ -97,7 +98,7 @@ class lstm_layer {
         B::copy(s.dh, B::crows(dy, t * batch, batch));
         if (k + 1 < Tn) B::axpy(s.dh, T(1), s.dh_rec);
         auto dGt = B::rows(s.dG, t * batch, batch);
-        B::lstm_backward_step(dGt, B::crows(s.G, t * batch, batch),
+        fused::lstm_backward_step<B>(dGt, B::crows(s.G, t * batch, batch),
                               k > 0 ? B::crows(s.c, prev * batch, batch) : B::crows(none, 0, 0),
                               s.m ? B::crows(*s.m, t * batch, batch) : B::crows(none, 0, 0),
                               B::crows(s.tc, t * batch, batch), s.dh, s.dc);
@@ -217,7 +218,7 @@ class bilstm {
       const tensor& hb = m_bwd[l].forward(s.bwd[l], *in, m, batch);
       if (l + 1 < L) {
         B::resize(s.cat[l + 1], hf.rows(), 2 * hidden());
-        B::concat_cols(s.cat[l + 1], hf, hb);
+        fused::concat_cols<B>(s.cat[l + 1], hf, hb);
         in = &s.cat[l + 1];
       } else {
         B::resize(s.y, hf.rows(), hidden());
@@ -250,7 +251,7 @@ class bilstm {
       if (l > 0) {  // split [forward, backward] input gradient of layer l
         B::resize(s.df[l], d.rows(), hidden());
         B::resize(s.db[l], d.rows(), hidden());
-        B::split_cols(s.df[l], s.db[l], d);
+        fused::split_cols<B>(s.df[l], s.db[l], d);
         dhf = &s.df[l];
         dhb = &s.db[l];
       }

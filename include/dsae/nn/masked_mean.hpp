@@ -2,6 +2,7 @@
 // masked_mean<B>: per-sequence mean over valid frames.
 // out[b, :] = sum_t m[t, b] X[t*B + b, :] / n_b, with n_b = sum_t m[t, b].
 // The weights w = m / n_b (a (T*B) x 1 column) come from a batch_mask.
+#include "../backend/fused.hpp"
 #include "parameters.hpp"
 
 namespace dsae::nn {
@@ -24,7 +25,7 @@ class masked_mean {
     s.w = &w;
     s.rows = X.rows();
     B::resize(s.y, batch, X.cols());
-    B::time_weighted_sum(s.y, X, w);
+    fused::time_weighted_sum<B>(s.y, X, w);
     return s.y;
   }
   const tensor* backward(state& s, const tensor& dy, bool need_dx) const {
@@ -32,7 +33,7 @@ class masked_mean {
     check_shape("masked_mean", "output gradient", B::shape(dy), B::shape(s.y));
     B::resize(s.dx, s.rows, dy.cols());
     B::zero(s.dx);
-    B::time_weighted_sum_backward(s.dx, dy, *s.w);
+    fused::time_weighted_sum_backward<B>(s.dx, dy, *s.w);
     return &s.dx;
   }
 };

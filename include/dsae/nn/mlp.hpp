@@ -4,6 +4,7 @@
 // Sequential(Linear, Tanh, Linear, Tanh).
 #include <string>
 #include <vector>
+#include "../backend/fused.hpp"
 #include "linear.hpp"
 
 namespace dsae::nn {
@@ -67,7 +68,7 @@ class mlp {
       tensor& d = s.dpre[k];
       B::resize(d, g->rows(), g->cols());
       B::copy(d, *g);
-      B::tanh_backward(d, s.lin[k].y);
+      fused::tanh_backward<B>(d, s.lin[k].y);
       g = m_layers[k].backward(s.lin[k], d, k > 0 || need_dx);
     }
     return g;

@@ -3,6 +3,7 @@
 // (sequence_batch::time_w) and scale = 1 / (B * F) this is the paper's
 // reconstruction term: each sequence averaged over its own valid frames, then
 // the mean over sequences and bins (no 0.5, no sum over bins).
+#include "../backend/fused.hpp"
 #include "parameters.hpp"
 
 namespace dsae::nn {
@@ -21,11 +22,11 @@ class mse {
     check_shape("mse", "target", B::shape(b), B::shape(a));
     check_shape("mse", "row weights", B::shape(w), {a.rows(), 1});
     st = {&a, &b, &w, scale};
-    return scale * B::sq_error(a, b, w);
+    return scale * fused::sq_error<B>(a, b, w);
   }
   // Accumulates the gradient w.r.t. `a` (the prediction) into da.
   void backward(const state& st, T dvalue, tensor& da) const {
-    B::sq_error_backward(da, st.scale * dvalue, *st.a, *st.b, *st.w);
+    fused::sq_error_backward<B>(da, st.scale * dvalue, *st.a, *st.b, *st.w);
   }
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 // tanh_layer<B>: element-wise tanh. Caches its output (the VJP needs only y).
+#include "../backend/fused.hpp"
 #include "parameters.hpp"
 
 namespace dsae::nn {
@@ -22,7 +23,7 @@ class tanh_layer {
     check_shape("tanh", "output gradient", B::shape(dy), B::shape(s.y));
     B::resize(s.dx, dy.rows(), dy.cols());
     B::copy(s.dx, dy);
-    B::tanh_backward(s.dx, s.y);
+    fused::tanh_backward<B>(s.dx, s.y);
     return &s.dx;
   }
 };

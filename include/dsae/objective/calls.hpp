@@ -4,6 +4,7 @@
 // node_ops.hpp). The model's step
 // (model/sequential_vae.hpp, class step) creates them through its arena; a new
 // component needs none of this unless it adds a new kind of module call.
+#include "../backend/fused.hpp"
 #include "../nn/mse.hpp"
 #include "../prob/gaussian.hpp"
 #include "tape.hpp"
@@ -57,7 +58,7 @@ struct gather_call {
   const typename Backend::index_vector* perm = nullptr;
   void backward() {
     if (!out.has_grad) return;
-    Backend::gather_batch_backward(*in->acc(), out.grad, *perm);
+    fused::gather_batch_backward<Backend>(*in->acc(), out.grad, *perm);
   }
 };
 

@@ -28,6 +28,7 @@
 // requires: the derived step provides site<X>(), record(x), params() and batch().
 #include <vector>
 
+#include "../backend/fused.hpp"
 #include "../nn/parameters.hpp"
 #include "tape.hpp"
 
@@ -154,7 +155,7 @@ struct log_sum_exp_site {
   node<Backend>* a = nullptr;
   void backward() {
     if (!out.has_grad) return;
-    if (auto* g = a->acc()) Backend::log_sum_exp_rows_backward(*g, out.grad, *a->value, value);
+    if (auto* g = a->acc()) fused::log_sum_exp_rows_backward<Backend>(*g, out.grad, *a->value, value);
   }
 };
 
@@ -166,7 +167,7 @@ struct mean_over_frames_site {
   const tensor_t<Backend>* w = nullptr;
   void backward() {
     if (!out.has_grad) return;
-    if (auto* g = a->acc()) Backend::time_weighted_sum_backward(*g, out.grad, *w);
+    if (auto* g = a->acc()) fused::time_weighted_sum_backward<Backend>(*g, out.grad, *w);
   }
 };
 
@@ -183,12 +184,12 @@ struct squares_site {
   void backward() {
     if (!out.has_grad) return;
     const scalar g = host_scalar<Backend>(out.grad) * scale;
-    if (auto* ga = a->acc()) Backend::sq_error_backward(*ga, g, *a->value, other(), *w);
+    if (auto* ga = a->acc()) fused::sq_error_backward<Backend>(*ga, g, *a->value, other(), *w);
     if (b)
       if (auto* gb = b->acc()) {
         Backend::resize(scratch, gb->rows(), gb->cols());
         Backend::zero(scratch);
-        Backend::sq_error_backward(scratch, g, *a->value, other(), *w);
+        fused::sq_error_backward<Backend>(scratch, g, *a->value, other(), *w);
         Backend::axpy(*gb, scalar(-1), scratch);
       }
   }
@@ -300,7 +301,7 @@ class node_ops {
   node_type& log_sum_exp(node_type& a) {
     auto& c = next<node_sites::log_sum_exp_site<Backend>>();
     Backend::resize(c.value, a.value->rows(), 1);
-    Backend::log_sum_exp_rows(c.value, *a.value);
+    fused::log_sum_exp_rows<Backend>(c.value, *a.value);
     c.a = &a;
     return done(c, a.needs_grad);
   }
@@ -312,7 +313,7 @@ class node_ops {
                    ", batch ", n, " (expected (T*B) rows both)");
     auto& c = next<node_sites::mean_over_frames_site<Backend>>();
     Backend::resize(c.value, n, a.value->cols());
-    Backend::time_weighted_sum(c.value, *a.value, time_w);
+    fused::time_weighted_sum<Backend>(c.value, *a.value, time_w);
     c.a = &a;
     c.w = &time_w;
     return done(c, a.needs_grad);
@@ -392,7 +393,7 @@ class node_ops {
       Backend::resize(c.zeros, a.value->rows(), a.value->cols());
       Backend::zero(c.zeros);
     }
-    const double v = double(c.scale) * double(Backend::sq_error(*a.value, c.other(), *c.w));
+    const double v = double(c.scale) * double(fused::sq_error<Backend>(*a.value, c.other(), *c.w));
     Backend::resize(c.value, 1, 1);
     Backend::fill(c.value, scalar(v));
     return done(c, a.needs_grad || (b && b->needs_grad));

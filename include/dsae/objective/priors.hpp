@@ -30,6 +30,7 @@
 #include <cmath>
 #include <string_view>
 #include <vector>
+#include "../backend/fused.hpp"
 #include "../nn/parameters.hpp"
 #include "../prob/philox.hpp"
 #include "settings.hpp"
@@ -115,7 +116,7 @@ struct learnable_normal_v {
     Backend::zero(lv);
     Backend::add_row(m, p.value(mu));
     Backend::add_row(lv, p.value(logvar));
-    Backend::reparam(v, m, lv, eps);
+    fused::reparam<Backend>(v, m, lv, eps);
   }
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // Diagonal-Gaussian building blocks: reparameterised sampling and KL.
 // prob/ depends on config.hpp and philox.hpp only (no folder cycle with nn/).
+#include "../backend/fused.hpp"
 #include "../config.hpp"
 #include "philox.hpp"
 
@@ -33,7 +34,7 @@ class reparameterise {
   // Accumulates into dmu, dlv (either may be null).
   void backward(const state& st, const tensor& ds, tensor* dmu, tensor* dlv) const {
     check_shape("reparameterise", "sample gradient", B::shape(ds), B::shape(st.s));
-    B::reparam_backward(dmu, dlv, ds, *st.lv, st.eps);
+    fused::reparam_backward<B>(dmu, dlv, ds, *st.lv, st.eps);
   }
 
  private:
@@ -44,7 +45,7 @@ class reparameterise {
   const tensor& finish(state& st, const tensor& mu, const tensor& lv) const {
     st.lv = &lv;
     B::resize(st.s, mu.rows(), mu.cols());
-    B::reparam(st.s, mu, lv, st.eps);
+    fused::reparam<B>(st.s, mu, lv, st.eps);
     return st.s;
   }
 };
@@ -72,13 +73,13 @@ class gaussian_kl {
     check_shape("gaussian_kl", "row weights", B::shape(w), {mu1.rows(), 1});
     st = {&mu1, &lv1, mu2, lv2, &w, scale, T(0)};
     static const tensor none;
-    st.value = scale * B::kl(mu1, lv1, mu2 ? *mu2 : none, lv2 ? *lv2 : none, w);
+    st.value = scale * fused::kl<B>(mu1, lv1, mu2 ? *mu2 : none, lv2 ? *lv2 : none, w);
     return st.value;
   }
   // Accumulates d(value)/d(inputs) * dvalue; null outputs are skipped.
   void backward(const state& st, T dvalue, tensor* dmu1, tensor* dlv1, tensor* dmu2, tensor* dlv2) const {
     static const tensor none;
-    B::kl_backward(st.scale * dvalue, *st.mu1, *st.lv1, st.mu2 ? *st.mu2 : none, st.lv2 ? *st.lv2 : none, *st.w, dmu1,
+    fused::kl_backward<B>(st.scale * dvalue, *st.mu1, *st.lv1, st.mu2 ? *st.mu2 : none, st.lv2 ? *st.lv2 : none, *st.w, dmu1,
                    dlv1, st.mu2 ? dmu2 : nullptr, st.mu2 ? dlv2 : nullptr);
   }
 };

@@ -7,6 +7,7 @@
 // touched, so the stage switch of the two-stage schedule (spec) falls out:
 // groups frozen in stage 1 start fresh at epoch C, the others keep going.
 #include <vector>
+#include "../backend/fused.hpp"
 #include "../nn/parameters.hpp"
 
 namespace dsae::train {
@@ -40,7 +41,7 @@ class adam {
     for (size_t k = 0; k < es.size(); ++k) {
       if (!m_p->trainable(es[k].owner)) continue;
       const std::int64_t n = ++m_steps[k];
-      B::adam_update(m_p->values(), m_p->grads(), m_m, m_v, m_vmax, es[k].offset, es[k].rows * es[k].cols, T(m_o.lr),
+      fused::adam_update<B>(m_p->values(), m_p->grads(), m_m, m_v, m_vmax, es[k].offset, es[k].rows * es[k].cols, T(m_o.lr),
                      T(m_o.beta1), T(m_o.beta2), T(m_o.eps), n, m_o.amsgrad);
     }
   }
