@@ -51,6 +51,14 @@ foreach(comp core ${COMPONENTS})
     message(FATAL_ERROR "consumer ${comp} failed (${rc})")
   endif()
 endforeach()
+# The tutorial's components (learnable prior, node-op term, slot, beta schedule), built
+# against the installed package: gradient-checked and trained.
+execute_process(COMMAND ${WORK}/all/tutorial/consumer_tutorial WORKING_DIRECTORY ${WORK}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+message("[package] tutorial: ${out}")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "gradients ok")
+  message(FATAL_ERROR "the tutorial built against the installed package failed (${rc})")
+endif()
 lap("run core ${_comp_csv}")
 
 # ---- 2. a missing dependency is named -------------------------------------

@@ -624,7 +624,6 @@ class sequential_vae {
     declare(m_prior_v);
     declare(m_schedule);
     std::apply([&](auto&... t) { (declare(t), ...); }, m_terms);
-    check_component_names();
     m_params.finalize(seed);
     set_stage(Schedule::stages == 2 ? 1 : 2);
   }
@@ -632,25 +631,24 @@ class sequential_vae {
   void put(C&& c) {
     component<std::remove_cvref_t<C>>() = std::forward<C>(c);
   }
-  void check_component_names() const {
-    std::vector<std::string> names{"prior_z", "prior_v", "schedule"};
-    std::apply([&](const auto&... t) { (names.emplace_back(t.name), ...); }, m_terms);
-    for (size_t i = 0; i < names.size(); ++i)
-      for (size_t j = i + 1; j < names.size(); ++j)
-        if (names[i] == names[j]) detail::fail(variant_name(), ": two components are named '", names[i], "'");
+  // Component names are settings' keys: unique, checked at compile time.
+  static consteval bool unique_component_names() {
+    const std::array<std::string_view, 3 + sizeof...(Terms)> n{"prior_z", "prior_v", "schedule",
+                                                               std::string_view(Terms::name)...};
+    for (size_t i = 0; i < n.size(); ++i)
+      for (size_t j = i + 1; j < n.size(); ++j)
+        if (n[i] == n[j]) return false;
+    return true;
   }
+  static_assert(unique_component_names(),
+                "sequential_vae: two loss terms have the same name (or a term is named prior_z, prior_v or "
+                "schedule); names are the keys of settings");
   // Settings that differ from a default-constructed component's, as "[k=v,...]" ("" if none).
   template <class C>
   static std::string changed_settings(const C& c, std::string_view skip = {}) {
     C copy = c, fresh{};
-    std::string now = objective::describe_settings(copy), def = objective::describe_settings(fresh), out;
-    const auto a = objective::setting_text::split(now, ','), b = objective::setting_text::split(def, ',');
-    for (size_t k = 0; k < a.size() && !now.empty(); ++k) {
-      const auto key = a[k].substr(0, a[k].find('='));
-      if (key == skip || (k < b.size() && a[k] == b[k])) continue;
-      out += (out.empty() ? "" : ",") + std::string(a[k]);
-    }
-    return out.empty() ? "" : "[" + out + "]";
+    return objective::setting_text::changed(objective::describe_settings(copy), objective::describe_settings(fresh),
+                                            skip);
   }
   void apply_setting(const objective::setting_assignment& a, bool constructing) {
     bool matched = false, found = false;

@@ -128,6 +128,20 @@ inline std::string format_real(double v) {
   return b;
 }
 
+// The entries of `now` ("k=v,k=v") that differ from `defaults`, except key `skip`, as
+// "[k=v,...]" ("" when none).
+inline std::string changed(const std::string& now, const std::string& defaults, std::string_view skip) {
+  if (now.empty()) return "";
+  const auto a = split(now, ','), b = split(defaults, ',');
+  std::string out;
+  for (size_t k = 0; k < a.size(); ++k) {
+    const auto key = a[k].substr(0, a[k].find('='));
+    if (key == skip || (k < b.size() && a[k] == b[k])) continue;
+    out += (out.empty() ? "" : ",") + std::string(a[k]);
+  }
+  return out.empty() ? "" : "[" + out + "]";
+}
+
 }  // namespace setting_text
 
 inline weight_schedule weight_schedule::parse(std::string_view text) {
