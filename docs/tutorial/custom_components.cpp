@@ -35,11 +35,12 @@ struct my_learnt_prior {
 };
 
 // ---- 2. A loss term: smoothness of z over time ---------------------------------
-// value = mean over sequences of the time average of (mu_z[t] - mu_z[t-1])^2, written with
-// node operations: the nodes of frames 1..T-1 and 0..T-2 come from two gathers of rows
-// (a constant index list), then squared_distance with row weights. w is the weight at
-// this point of training (weight x schedule); settings() makes weight and schedule
-// settable from text ("z_smooth.weight=0.1", dsae-train --set).
+// value = mean over sequences and Z of the time average of (mu_z[t] - mu_z[t-1])^2 over the
+// sequence's own frames, written with node operations: previous_frame shifts the
+// (time-major) rows by one frame, squared_distance sums with per-row weights (1 / (n_b - 1)
+// on the valid frames t >= 1 of sequence b, divided by B and Z). w is the weight at this point
+// of training (weight x schedule); settings() makes weight and schedule settable from text
+// ("z_smooth.weight=0.1", dsae-train --set).
 struct z_smoothness {
   static constexpr const char* name = "z_smooth";
   double weight = 0.1;
@@ -47,36 +48,23 @@ struct z_smoothness {
   DSAE_TERM_SETTINGS
 
   template <class Backend>
-  struct rows_site {  // persistent across steps: the row selections and weights
-    typename Backend::tensor later, earlier, pair_w;
+  struct weights_site {  // persistent across steps
+    typename Backend::tensor pair_w;
   };
   template <class Step>
   void forward(Step& s, objective::loss_terms& out, double w) const {
     using backend = typename Step::backend_type;
     const auto& b = s.batch();
-    const index_t n = b.batch, t = b.frames;
-    if (t < 2) return out.report(name, 0.0, w);
-    // Selection matrices (T-1)*B x T*B as constants: later picks frame t, earlier t-1;
-    // a pair counts when frame t is valid, weighted 1 / (n_b - 1) per sequence / B.
-    auto& c = s.template site<rows_site<backend>>();
-    const auto mask = backend::to_host(b.mask);
-    std::vector<typename Step::scalar> later(size_t((t - 1) * n * t * n)), earlier(later.size()), pw(size_t((t - 1) * n));
-    for (index_t k = 1; k < t; ++k)
-      for (index_t i = 0; i < n; ++i) {
-        const index_t r = (k - 1) * n + i;
-        later[size_t(r * t * n + k * n + i)] = 1;
-        earlier[size_t(r * t * n + (k - 1) * n + i)] = 1;
-        const auto len = b.lengths[size_t(i)];
-        pw[size_t(r)] = (mask[size_t(k * n + i)] > 0 && len > 1) ? 1.0 / double((len - 1) * n) : 0.0;
-      }
-    c.later = backend::from_host(later, (t - 1) * n, t * n);
-    c.earlier = backend::from_host(earlier, (t - 1) * n, t * n);
-    c.pair_w = backend::from_host(pw, (t - 1) * n, 1);
+    const index_t n = b.batch;
+    std::vector<typename Step::scalar> pw(size_t(b.frames * n), 0);
+    for (index_t i = 0; i < n; ++i) {
+      const index_t len = b.lengths[size_t(i)];
+      for (index_t t = 1; t < len; ++t) pw[size_t(t * n + i)] = 1.0 / double((len - 1) * n * s.sizes().z_dim);
+    }
+    auto& c = s.template site<weights_site<backend>>();
+    c.pair_w = backend::from_host(pw, b.frames * n, 1);
     auto& mu = *s.posterior_z().mu;  // (T*B) x Z
-    auto& now = s.matmul(s.constant(c.later), mu);
-    auto& before = s.matmul(s.constant(c.earlier), mu);
-    const double inv_z = 1.0 / double(s.sizes().z_dim);
-    out.report(name, s.minimise(s.squared_distance(now, before, c.pair_w, inv_z), w), w);
+    out.report(name, s.minimise(s.squared_distance(mu, s.previous_frame(mu), c.pair_w), w), w);
   }
 };
 

@@ -10,12 +10,12 @@ namespace dsae::test {
 // The node operations, one per value of `op`.
 enum class node_op {
   difference, add, scale, product, exp, repeat_rows, add_row, matmul, matmul_t, log_sum_exp,
-  mean_over_frames, total, sum_of_squares, squared_distance, parameter, count
+  mean_over_frames, total, sum_of_squares, squared_distance, parameter, previous_frame, count
 };
 inline const char* node_op_name(node_op k) {
   constexpr const char* n[] = {"difference", "add", "scale", "product", "exp", "repeat_rows", "add_row", "matmul",
                                "matmul_t", "log_sum_exp", "mean_over_frames", "total", "sum_of_squares",
-                               "squared_distance", "parameter"};
+                               "squared_distance", "parameter", "previous_frame"};
   return n[int(k)];
 }
 
@@ -69,6 +69,8 @@ struct op_term {
       case node_op::sum_of_squares: return s.minimise(s.sum_of_squares(*qz.logvar, s.batch().time_w, 0.25), w);
       case node_op::squared_distance: return s.minimise(s.squared_distance(mu, lv, s.batch().ones, 0.35), w);
       case node_op::parameter: return s.minimise(s.sum_of_squares(row, 1.1), w);
+      case node_op::previous_frame:
+        return s.minimise(s.squared_distance(*qz.mu, s.previous_frame(*qz.mu), s.batch().mask, 0.45), w);
       case node_op::count: break;
     }
     return 0;

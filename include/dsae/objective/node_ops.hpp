@@ -13,6 +13,8 @@
 //   add_row(a, r)                 a + r on every row                    (r: 1 x C)
 //   matmul(a, b, transpose_b)     a b or a b^T
 //   log_sum_exp(a)                per row: log sum_j exp(a[i, j])      (R x C -> R x 1)
+//   previous_frame(a)             frame t takes frame t-1's row, frame 0 zeros ((T*B) x C,
+//                                 time-major: row t*B + i)
 //   mean_over_frames(a[, w])      per sequence: sum_t w[t*B+b] a[t*B+b] ((T*B) x C -> B x C;
 //                                 w defaults to the batch's time_w = mask / n_b)
 //   total(a[, w], scale)          scale * sum_r w[r] sum_j a[r, j]     (-> 1 x 1)
@@ -156,6 +158,22 @@ struct log_sum_exp_site {
   void backward() {
     if (!out.has_grad) return;
     if (auto* g = a->acc()) fused::log_sum_exp_rows_backward<Backend>(*g, out.grad, *a->value, value);
+  }
+};
+
+// out[t*B + i] = a[(t-1)*B + i], out[0:B] = 0; VJP: da[(t-1)*B + i] += g[t*B + i].
+template <class Backend>
+struct previous_frame_site {
+  tensor_t<Backend> value;
+  node<Backend> out;
+  node<Backend>* a = nullptr;
+  index_t batch = 0;
+  void backward() {
+    if (!out.has_grad) return;
+    const index_t rows = value.rows() - batch;
+    if (rows > 0)
+      if (auto* g = a->acc())
+        Backend::axpy(Backend::rows(*g, 0, rows), typename Backend::scalar(1), Backend::crows(out.grad, batch, rows));
   }
 };
 
@@ -303,6 +321,19 @@ class node_ops {
     Backend::resize(c.value, a.value->rows(), 1);
     fused::log_sum_exp_rows<Backend>(c.value, *a.value);
     c.a = &a;
+    return done(c, a.needs_grad);
+  }
+  node_type& previous_frame(node_type& a) {
+    const index_t n = self().batch().batch;
+    if (a.value->rows() % n != 0)
+      detail::fail("step::previous_frame: a has ", a.value->rows(), " rows, not (T*B) for the batch ", n);
+    auto& c = next<node_sites::previous_frame_site<Backend>>();
+    const index_t rows = a.value->rows() - n;
+    Backend::resize(c.value, a.value->rows(), a.value->cols());
+    Backend::zero(Backend::rows(c.value, 0, n));
+    if (rows > 0) Backend::copy(Backend::rows(c.value, n, rows), Backend::crows(*a.value, 0, rows));
+    c.a = &a;
+    c.batch = n;
     return done(c, a.needs_grad);
   }
   node_type& mean_over_frames(node_type& a) { return mean_over_frames(a, self().batch().time_w); }
